@@ -1,0 +1,60 @@
+"""The one exception hierarchy of the harness.
+
+Every error the library raises on purpose is a :class:`HarnessError`. The CLI turns
+them into one line on stderr and an exit code: 2 for a user's mistake (bad input,
+missing system package, wrong PIN), 1 for a check or scenario that failed.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}; {self.hint}"
+        return self.message
+
+
+class ConfigError(HarnessError):
+    """A file, option or argument the user gave is wrong."""
+
+
+class MissingDependencyError(HarnessError):
+    """A system package or library the harness needs is not installed."""
+
+
+class HsmError(HarnessError):
+    """A PKCS#11 token refused or could not do what was asked."""
+
+
+class PinIncorrectError(HsmError):
+    """The token rejected the PIN."""
+
+
+class TokenNotFoundError(HsmError):
+    """No initialised token carries the requested label."""
+
+
+class KeyNotFoundError(HsmError):
+    """No key on the token matches the requested SKI."""
+
+
+class CheckFailedError(HarnessError):
+    """An assertion about the system under test did not hold."""
+
+    exit_code = 1
+
+
+class ReadinessTimeoutError(HarnessError):
+    """Something did not become ready before its deadline."""
+
+    exit_code = 1
