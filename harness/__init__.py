@@ -3,6 +3,7 @@
 from harness.errors import (
     CheckFailedError,
     ConfigError,
+    EthereumError,
     HarnessError,
     HsmError,
     KeyNotFoundError,
@@ -10,6 +11,7 @@ from harness.errors import (
     PinIncorrectError,
     ReadinessTimeoutError,
     TokenNotFoundError,
+    TransactionRevertedError,
 )
 
 __version__ = "0.1.0"
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CheckFailedError",
     "ConfigError",
+    "EthereumError",
     "HarnessError",
     "HsmError",
     "KeyNotFoundError",
@@ -24,5 +27,6 @@ __all__ = [
     "PinIncorrectError",
     "ReadinessTimeoutError",
     "TokenNotFoundError",
+    "TransactionRevertedError",
     "__version__",
 ]

@@ -48,6 +48,28 @@ class KeyNotFoundError(HsmError):
     """No key on the token matches the requested SKI."""
 
 
+class EthereumError(HarnessError):
+    """An Ethereum node or the token contract could not do what was asked."""
+
+
+class TransactionRevertedError(EthereumError):
+    """A transaction or call reverted; ``reason`` is the contract's revert text."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        tx_hash: str | None = None,
+        function: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = f"{function} " if function else ""
+        super().__init__(f"{where}reverted: {reason}", hint=hint)
+        self.reason = reason
+        self.tx_hash = tx_hash
+        self.function = function
+
+
 class CheckFailedError(HarnessError):
     """An assertion about the system under test did not hold."""
 
