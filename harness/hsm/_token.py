@@ -182,49 +182,57 @@ class Token:
                 f"curve {curve!r} is not supported; use one of {sorted(_CURVES)}"
             )
         oid_name, _ = _CURVES[curve]
-        temporary = secrets.token_bytes(8)
-        public_template = {
-            Attribute.TOKEN: True,
-            Attribute.PRIVATE: False,
-            Attribute.VERIFY: True,
-            Attribute.MODIFIABLE: True,
-        }
-        private_template = {
-            Attribute.TOKEN: True,
-            Attribute.PRIVATE: True,
-            Attribute.SENSITIVE: True,
-            Attribute.EXTRACTABLE: False,
-            Attribute.SIGN: True,
-            Attribute.MODIFIABLE: True,
-        }
         with self.session() as pooled, self._module.lock:
+            public, private = self._generate_pair(pooled, oid_name)
+            public_key = _public_key(public[Attribute.EC_POINT])
+            ski = ski_of(public_key)
+            cka_id = self.alt_id.encode() if self.alt_id else ski
             try:
-                params = pooled.session.create_domain_parameters(
-                    KeyType.EC,
-                    {Attribute.EC_PARAMS: encode_named_curve_parameters(oid_name)},
-                    local=True,
-                )
-                public, private = params.generate_keypair(
-                    store=True,
-                    id=temporary,
-                    label="harness-keygen",
-                    public_template=public_template,
-                    private_template=private_template,
-                )
-                public_key = _public_key(public[Attribute.EC_POINT])
-                ski = ski_of(public_key)
-                cka_id = self.alt_id.encode() if self.alt_id else ski
                 for obj in (public, private):
                     obj[Attribute.ID] = cka_id
                     obj[Attribute.LABEL] = ski.hex()
                     if immutable:
                         obj[Attribute.MODIFIABLE] = False
-            except pkcs11.exceptions.PKCS11Error as exc:
+            except pkcs11.exceptions.AttributeReadOnly:
+                public.destroy()
+                private.destroy()
                 raise HsmError(
-                    f"key generation on token '{self.label}' failed: {exc!r}"
+                    f"token '{self.label}' cannot freeze keys after creation "
+                    "(CKA_MODIFIABLE is read-only here, as on SoftHSM2)",
+                    hint="use immutable=False (Fabric's 'Immutable: false'), "
+                    "as fabric-test does",
                 ) from None
         log.info("key %s generated on token '%s'", ski.hex()[:16], self.label)
         return HsmKey(ski=ski, cka_id=cka_id, public_key=public_key)
+
+    def _generate_pair(self, pooled: Pooled, oid_name: str) -> tuple[Any, Any]:
+        """A key pair with a temporary CKA_ID, both halves token objects."""
+        common = {Attribute.TOKEN: True, Attribute.MODIFIABLE: True}
+        public_template = common | {Attribute.PRIVATE: False, Attribute.VERIFY: True}
+        private_template = common | {
+            Attribute.PRIVATE: True,
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.SIGN: True,
+        }
+        try:
+            params = pooled.session.create_domain_parameters(
+                KeyType.EC,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters(oid_name)},
+                local=True,
+            )
+            pair: tuple[Any, Any] = params.generate_keypair(
+                store=True,
+                id=secrets.token_bytes(8),
+                label="harness-keygen",
+                public_template=public_template,
+                private_template=private_template,
+            )
+        except pkcs11.exceptions.PKCS11Error as exc:
+            raise HsmError(
+                f"key generation on token '{self.label}' failed: {exc!r}"
+            ) from None
+        return pair
 
     def find_key(self, ski: bytes) -> HsmKey:
         """The private key whose SKI is ``ski`` (through the KeyIds mapping if any)."""
