@@ -1,0 +1,367 @@
+"""Raft ordering nodes for one channel, and two ways to run a cluster of them.
+
+Each :class:`OrdererNode` pairs a :class:`RaftNode` with a block cutter and a
+block store. The leader cuts batches and proposes them; every node, as it applies
+a committed batch, builds the next block from its own chain, so all nodes hold the
+same blocks. (etcdraft replicates whole blocks; replicating the batch gives the
+same chain, because block building is deterministic.)
+
+:class:`DeterministicScheduler` runs a cluster on virtual time in one thread, for
+tests that must not depend on the machine's speed; :class:`ThreadedRuntime` runs one
+thread per node on the real clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fabric_protos.common import common_pb2
+
+from harness.errors import HarnessError
+from harness.fabric.sim._block import next_block
+from harness.fabric.sim._blockstore import BlockStore
+from harness.fabric.sim._cutter import BlockCutter
+from harness.fabric.sim._raft import Forward, Message, RaftNode, RaftStorage
+
+if TYPE_CHECKING:
+    from harness.spec import BatchSettings, RaftSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceUnavailableError(HarnessError):
+    """No Raft leader is known (Broadcast answers SERVICE_UNAVAILABLE)."""
+
+    exit_code = 1
+
+
+class OrdererNode:
+    """One orderer of one channel; every entry point takes the node's lock."""
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: tuple[str, ...],
+        *,
+        batch: BatchSettings,
+        raft: RaftSettings,
+        transport: Any,
+        clock: Callable[[], float],
+        store: BlockStore,
+        storage: RaftStorage,
+        rng: random.Random,
+    ) -> None:
+        self.id = node_id
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.store = store
+        self.transport = transport
+        self.cutter = BlockCutter(batch)
+        self.listeners: list[Callable[[Any], None]] = []
+        self.raft = RaftNode(
+            node_id,
+            peers,
+            storage,
+            transport,
+            self._apply,
+            election_tick=raft.election_tick,
+            heartbeat_tick=raft.heartbeat_tick,
+            max_inflight=raft.max_inflight_blocks,
+            rng=rng,
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        return self.raft.role == "leader"
+
+    @property
+    def height(self) -> int:
+        return self.store.height
+
+    def broadcast(self, envelope: bytes) -> None:
+        """Accept an envelope for ordering, or say why not."""
+        with self.lock:
+            self.cutter.check_size(envelope)
+            if self.is_leader:
+                for batch in self.cutter.ordered(envelope, self.clock()):
+                    self._propose(batch)
+            elif self.raft.leader is not None:
+                self.transport.send(self.id, self.raft.leader, Forward(envelope))
+            else:
+                raise ServiceUnavailableError(
+                    f"orderer {self.id} knows no Raft leader (SERVICE_UNAVAILABLE)",
+                    hint="wait for an election or bring a majority of orderers back",
+                )
+
+    def tick(self) -> None:
+        with self.lock:
+            self.raft.tick()
+            if self.is_leader:
+                batch = self.cutter.due(self.clock())
+                if batch:
+                    self._propose(batch)
+            elif self.cutter.pending and self.raft.leader is not None:
+                # Leadership moved while envelopes waited here: hand them on.
+                for envelope in self.cutter.cut():
+                    self.transport.send(self.id, self.raft.leader, Forward(envelope))
+
+    def receive(self, src: str, message: Message) -> None:
+        with self.lock:
+            if isinstance(message, Forward):
+                try:
+                    self.broadcast(message.data)
+                except ServiceUnavailableError:
+                    log.debug(
+                        "orderer %s drops a forwarded envelope: no leader", self.id
+                    )
+                return
+            self.raft.step(src, message)
+
+    def _propose(self, batch: list[bytes]) -> None:
+        data = common_pb2.BlockData(data=batch).SerializeToString()
+        if not self.raft.propose(data):
+            log.warning(
+                "orderer %s lost leadership; %d envelopes dropped", self.id, len(batch)
+            )
+
+    def _apply(self, index: int, data: bytes) -> None:
+        envelopes = list(common_pb2.BlockData.FromString(data).data)
+        block = next_block(self.store.last(), envelopes)
+        self.store.append(block)
+        log.debug(
+            "orderer %s: block %s from raft index %s",
+            self.id,
+            block.header.number,
+            index,
+        )
+        for listener in self.listeners:
+            try:
+                listener(block)
+            except Exception:  # a listener's bug must not stop ordering
+                log.exception("orderer %s: block listener failed", self.id)
+
+
+# --- runtimes --------------------------------------------------------------------
+
+
+class DeterministicScheduler:
+    """A fake clock with an event queue: time moves only when events run."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self.time
+
+    def call_later(self, delay: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, (self.time + delay, next(self._seq), action))
+
+    def run_until(self, done: Callable[[], bool], limit_s: float) -> bool:
+        """Run events until ``done()`` or ``limit_s`` of virtual time have passed."""
+        deadline = self.time + limit_s
+        while not done():
+            if not self._queue or self._queue[0][0] > deadline:
+                self.time = deadline
+                return done()
+            self.time, _, action = heapq.heappop(self._queue)
+            action()
+        return True
+
+    def run_for(self, seconds: float) -> None:
+        self.run_until(lambda: False, seconds)
+
+
+class Runtime(Protocol):
+    """How a cluster's nodes get ticks and messages."""
+
+    def now(self) -> float: ...
+
+    def add(self, node: OrdererNode, tick_s: float) -> None: ...
+
+    def remove(self, node_id: str) -> None: ...
+
+    def send(self, src: str, dst: str, message: Message) -> None: ...
+
+
+class DeterministicRuntime:
+    """Nodes ticked and messages delivered by a :class:`DeterministicScheduler`."""
+
+    def __init__(
+        self, scheduler: DeterministicScheduler, latency_s: float = 0.001
+    ) -> None:
+        self.scheduler = scheduler
+        self.latency_s = latency_s
+        self.nodes: dict[str, OrdererNode] = {}
+        self.cut: set[frozenset[str]] = set()  # partitioned pairs
+
+    def now(self) -> float:
+        return self.scheduler.now()
+
+    def add(self, node: OrdererNode, tick_s: float) -> None:
+        self.nodes[node.id] = node
+
+        def tick() -> None:
+            if self.nodes.get(node.id) is node:
+                node.tick()
+                self.scheduler.call_later(tick_s, tick)
+
+        self.scheduler.call_later(tick_s, tick)
+
+    def remove(self, node_id: str) -> None:
+        self.nodes.pop(node_id, None)
+
+    def send(self, src: str, dst: str, message: Message) -> None:
+        if frozenset((src, dst)) in self.cut:
+            return
+        target = self.nodes.get(dst)
+        if target is None:
+            return
+
+        def deliver() -> None:
+            if self.nodes.get(dst) is target and frozenset((src, dst)) not in self.cut:
+                target.receive(src, message)
+
+        self.scheduler.call_later(self.latency_s, deliver)
+
+
+_Inbox = queue.Queue[tuple[str, Message | None] | None]
+
+
+class ThreadedRuntime:
+    """One thread per node: an inbox queue, and a tick every TickInterval."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, OrdererNode] = {}
+        self.inboxes: dict[str, _Inbox] = {}
+        self.threads: dict[str, threading.Thread] = {}
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def add(self, node: OrdererNode, tick_s: float) -> None:
+        inbox: _Inbox = queue.Queue()
+        self.nodes[node.id] = node
+        self.inboxes[node.id] = inbox
+        thread = threading.Thread(
+            target=self._run,
+            args=(node, inbox, tick_s),
+            name=f"raft-{node.id}",
+            daemon=True,
+        )
+        self.threads[node.id] = thread
+        thread.start()
+
+    def _run(self, node: OrdererNode, inbox: _Inbox, tick_s: float) -> None:
+        next_tick = time.monotonic() + tick_s
+        while True:
+            try:
+                item = inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                item = ("", None)
+            if item is None:
+                return
+            src, message = item
+            if message is not None:
+                node.receive(src, message)
+            if time.monotonic() >= next_tick:
+                node.tick()
+                next_tick = max(next_tick + tick_s, time.monotonic() - tick_s)
+
+    def remove(self, node_id: str) -> None:
+        inbox = self.inboxes.pop(node_id, None)
+        self.nodes.pop(node_id, None)
+        thread = self.threads.pop(node_id, None)
+        if inbox is not None:
+            inbox.put(None)
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def send(self, src: str, dst: str, message: Message) -> None:
+        inbox = self.inboxes.get(dst)
+        if inbox is not None:
+            inbox.put((src, message))
+
+    def close(self) -> None:
+        for node_id in list(self.nodes):
+            self.remove(node_id)
+
+
+class RaftCluster:
+    """The orderers of one channel: start, stop and restart nodes, find the leader.
+
+    A stopped node keeps its Raft storage and its block store (a crash, not a wipe)
+    and catches up from the leader when it starts again.
+    """
+
+    def __init__(
+        self,
+        node_ids: tuple[str, ...],
+        batch: BatchSettings,
+        raft: RaftSettings,
+        folder: Path,
+        runtime: Runtime,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.node_ids = node_ids
+        self.batch = batch
+        self.raft = raft
+        self.folder = folder
+        self.runtime = runtime
+        self.rng = random.Random(seed)
+        self.storage = {node_id: RaftStorage() for node_id in node_ids}
+        self.nodes: dict[str, OrdererNode] = {}
+
+    def start(self, node_id: str | None = None) -> None:
+        """Start one node, or every node not yet running."""
+        for target in (node_id,) if node_id else self.node_ids:
+            if target in self.nodes:
+                continue
+            node = OrdererNode(
+                target,
+                self.node_ids,
+                batch=self.batch,
+                raft=self.raft,
+                transport=self.runtime,
+                clock=self.runtime.now,
+                store=BlockStore(self.folder / target),
+                storage=self.storage[target],
+                rng=random.Random(self.rng.random()),
+            )
+            self.nodes[target] = node
+            self.runtime.add(node, self.raft.tick_interval_s)
+            log.info("orderer %s started at height %s", target, node.height)
+
+    def stop(self, node_id: str) -> None:
+        """Crash a node: it stops ticking and receiving; its disk state stays."""
+        self.runtime.remove(node_id)
+        self.nodes.pop(node_id, None)
+        log.info("orderer %s stopped", node_id)
+
+    def leader(self) -> OrdererNode | None:
+        """The running node that leads in the highest term, if any."""
+        leaders = [node for node in self.nodes.values() if node.is_leader]
+        return max(leaders, key=lambda node: node.raft.storage.term, default=None)
+
+    def broadcast(self, envelope: bytes, via: str | None = None) -> None:
+        """Send an envelope through ``via`` (default: any running node)."""
+        node = self.nodes[via] if via else next(iter(self.nodes.values()))
+        node.broadcast(envelope)
+
+    def storage_blocks(self, node_id: str) -> list[Any]:
+        """Every block on a node's disk, whether the node runs or not."""
+        return BlockStore(self.folder / node_id).blocks()
+
+    def heights(self) -> dict[str, int]:
+        return {node_id: node.height for node_id, node in self.nodes.items()}
