@@ -29,7 +29,7 @@ slow: $(STAMP)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-nodeps.txt scripts/bootstrap.sh
+$(STAMP): pyproject.toml requirements-nodeps.txt scripts/bootstrap.sh contracts/package-lock.json
 	VENV=$(VENV) scripts/bootstrap.sh
 
 clean:

@@ -47,4 +47,15 @@ echo "bootstrap: installing the harness and its tools into $VENV" >&2
 # They work without those pins, so they are installed without dependencies;
 # what they really need is in pyproject.toml.
 "${PIP[@]}" install --no-deps -r requirements-nodeps.txt
+# The Solidity compiler (npm solc) and Anvil (npm @foundry-rs/anvil) for the Ethereum
+# tests; without npm those tests skip with a reason.
+if command -v npm >/dev/null; then
+  if [ ! -d contracts/node_modules ] || [ contracts/package-lock.json -nt contracts/node_modules ]; then
+    echo "bootstrap: installing contracts/ npm packages" >&2
+    npm ci --prefix contracts --no-audit --no-fund --loglevel=error \
+      || echo "bootstrap: npm ci in contracts/ failed; contract and Anvil tests will skip" >&2
+  fi
+else
+  echo "bootstrap: npm not found; contract rebuild and Anvil tests will skip" >&2
+fi
 touch "$VENV/.installed"

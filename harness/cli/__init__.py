@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 
 # Subcommand modules; each has ``register(subparsers)``. Heavy imports live inside
 # the command functions so that ``harness --help`` stays fast.
-_COMMAND_MODULES = ("harness.cli.hsm", "harness.cli.demo")
+_COMMAND_MODULES = ("harness.cli.hsm", "harness.cli.demo", "harness.cli.chain")
 
 
 def build_parser() -> argparse.ArgumentParser:

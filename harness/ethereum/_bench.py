@@ -1,0 +1,177 @@
+"""Benchmark: issue() transactions per second along each path to a chain.
+
+Every rate is measured in the same run on a fresh chain with the contract deployed
+and roles registered (set-up not timed), issuing the same audited-emissions token:
+
+- ``raw_eth_tester``: eth-tester's own API with transactions signed beforehand
+  (``send_raw_transaction`` with auto-mining, then ``get_transaction_receipt``);
+- ``harness_client``: :meth:`TokenClient.issue` in process (build, sign, send,
+  decode TokenCreated);
+- ``json_rpc``: the same client through ``harness chain serve``'s endpoint;
+- ``anvil``: :meth:`TokenClient.issue_many` on Anvil, windowed.
+
+The raw and harness paths alternate for ``rounds`` rounds and the best of each is
+kept, so a noisy neighbour hurts both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.ethereum._chain import Chain
+from harness.ethereum._token import (
+    AUDITED_EMISSIONS_DESCRIPTION,
+    TokenClient,
+    TokenCreated,
+    TokenType,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_COUNT = 5000
+_METADATA = json.dumps(
+    {
+        "org": "harness-bench",
+        "type": "Utility Emissions",
+        "partyId": ["5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"],
+        "renewable_energy_use_amount": 10.916,
+        "nonrenewable_energy_use_amount": 89.084,
+        "utilityIds": ["USA_EIA_11208"],
+        "factorSource": ["eGrid 2019 NERC_REGION MRO"],
+    },
+    sort_keys=True,
+)
+
+
+def _issue_args(index: int) -> dict[str, Any]:
+    return {
+        "issuer": "emissions_auditor",
+        "issuee": "consumer_1",
+        "token_type": TokenType.AUDITED_EMISSIONS,
+        "quantity": 103 + index,
+        "from_date": 1_588_846_209,
+        "thru_date": 1_591_524_609,
+        "metadata": _METADATA,
+        "manifest": f"uuids: bench-{index:06d}",
+        "description": AUDITED_EMISSIONS_DESCRIPTION,
+    }
+
+
+def _deployed(chain: Chain) -> TokenClient:
+    token = TokenClient.deploy(chain)
+    token.register_default_roles()
+    return token
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def measure_raw_eth_tester(count: int) -> float:
+    chain = Chain.eth_tester()
+    token = _deployed(chain)
+    tester = chain.backend.raw_tester  # type: ignore[attr-defined]
+    signed = [token.build_issue(**_issue_args(i)) for i in range(count)]
+    raws = [s.raw_hex for s in signed]
+    started = time.perf_counter()
+    for raw in raws:
+        tx_hash = tester.send_raw_transaction(raw)
+        receipt = tester.get_transaction_receipt(tx_hash)
+        if receipt["status"] != 1:
+            raise HarnessError(f"benchmark issue {tx_hash} failed on raw eth-tester")
+    return _rate(count, time.perf_counter() - started)
+
+
+def measure_harness_client(count: int) -> float:
+    token = _deployed(Chain.eth_tester())
+    return _timed_issues(token, count)
+
+
+def measure_json_rpc(count: int) -> float:
+    from harness.ethereum._rpc_server import RpcServer
+
+    with RpcServer(Chain.eth_tester()) as server, Chain.connect(server.url) as remote:
+        token = _deployed(remote)
+        return _timed_issues(token, count)
+
+
+def measure_anvil(count: int, log_path: Path | None = None) -> float:
+    from harness.ethereum._anvil import start_anvil
+
+    with start_anvil(log_path=log_path) as chain:
+        token = _deployed(chain)
+        started = time.perf_counter()
+        created = token.issue_many([_issue_args(i) for i in range(count)])
+        seconds = time.perf_counter() - started
+        _check_ids(created, count)
+        return _rate(count, seconds)
+
+
+def _timed_issues(token: TokenClient, count: int) -> float:
+    started = time.perf_counter()
+    created = [token.issue(**_issue_args(i)) for i in range(count)]
+    seconds = time.perf_counter() - started
+    _check_ids(created, count)
+    return _rate(count, seconds)
+
+
+def _check_ids(created: list[TokenCreated], count: int) -> None:
+    ids = [c.token_id for c in created]
+    if ids != list(range(ids[0], ids[0] + count)):
+        raise HarnessError(f"benchmark tokens were not counted in order: {ids[:5]}...")
+
+
+def run_issue_benchmark(
+    count: int = 200,
+    *,
+    rounds: int = 2,
+    anvil: bool = True,
+    anvil_log: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure every path; a report dict (rates in issues per second)."""
+    if not 1 <= count <= MAX_COUNT:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"count must be between 1 and {MAX_COUNT}, got {count}")
+    say = progress or (lambda _message: None)
+    raw_rates: list[float] = []
+    client_rates: list[float] = []
+    for round_no in range(1, rounds + 1):
+        say(f"round {round_no}/{rounds}: raw eth-tester, {count} issues")
+        raw_rates.append(measure_raw_eth_tester(count))
+        say(f"round {round_no}/{rounds}: harness client, {count} issues")
+        client_rates.append(measure_harness_client(count))
+    say(f"JSON-RPC endpoint, {count} issues")
+    rpc_rate = measure_json_rpc(count)
+    report: dict[str, Any] = {
+        "workload": "issue(type 3, audited emissions)",
+        "count": count,
+        "rounds": rounds,
+        "raw_eth_tester_per_s": max(raw_rates),
+        "harness_client_per_s": max(client_rates),
+        "raw_eth_tester_rounds": raw_rates,
+        "harness_client_rounds": client_rates,
+        "json_rpc_per_s": rpc_rate,
+        "anvil_per_s": None,
+        "anvil_skipped": None,
+    }
+    report["client_to_raw_ratio"] = round(
+        report["harness_client_per_s"] / report["raw_eth_tester_per_s"], 3
+    )
+    if anvil:
+        say(f"Anvil, {count} issues")
+        try:
+            report["anvil_per_s"] = measure_anvil(count, anvil_log)
+        except HarnessError as exc:
+            report["anvil_skipped"] = str(exc)
+    else:
+        report["anvil_skipped"] = "not requested"
+    log.info("issue benchmark: %s", report)
+    return report
