@@ -104,10 +104,10 @@ class CertificateAuthority:
     def create_root(cls, name: str, organization: str) -> CertificateAuthority:
         signer = FileSigner.generate()
         subject = _name(name, organization)
-        certificate = _ca_builder(
-            subject, subject, signer.public_key, signer.public_key
+        builder = _builder(
+            subject, subject, signer.public_key, signer.public_key, ca=True
         )
-        cert = certificate.sign(signer.private_key, hashes.SHA256())
+        cert = builder.sign(signer.private_key, hashes.SHA256())
         log.info("root CA %s created", name)
         return cls(
             name=name, organization=organization, signer=signer, certificate=cert
@@ -115,11 +115,12 @@ class CertificateAuthority:
 
     def create_intermediate(self, name: str) -> CertificateAuthority:
         signer = FileSigner.generate()
-        builder = _ca_builder(
+        builder = _builder(
             _name(name, self.organization),
             self.certificate.subject,
             signer.public_key,
             self.signer.public_key,
+            ca=True,
         )
         cert = builder.sign(self.signer.private_key, hashes.SHA256())
         log.info("intermediate CA %s created under %s", name, self.name)
@@ -141,19 +142,13 @@ class CertificateAuthority:
         tls: bool = False,
     ) -> x509.Certificate:
         """A leaf certificate; ``role`` becomes the NodeOU in the subject's OU."""
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, self.organization, role))
-            .issuer_name(self.certificate.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + dt.timedelta(days=_LEAF_DAYS))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .add_extension(_key_usage(ca=False, tls=tls), True)
-            .add_extension(x509.SubjectKeyIdentifier(ski_of(public_key)), False)
-            .add_extension(self._authority_key_id(), False)
+        builder = _builder(
+            _name(common_name, self.organization, role),
+            self.certificate.subject,
+            public_key,
+            self.signer.public_key,
+            ca=False,
+            tls=tls,
         )
         if tls:
             usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -214,25 +209,28 @@ class CertificateAuthority:
             parents=list(parents),
         )
 
-    def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
-        return x509.AuthorityKeyIdentifier(
-            key_identifier=ski_of(self.signer.public_key),
-            authority_cert_issuer=None,
-            authority_cert_serial_number=None,
-        )
-
 
 def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _ca_builder(
+def _builder(
     subject: x509.Name,
     issuer: x509.Name,
     public_key: ec.EllipticCurvePublicKey,
     issuer_key: ec.EllipticCurvePublicKey,
+    *,
+    ca: bool,
+    tls: bool = False,
 ) -> x509.CertificateBuilder:
+    """What every certificate here carries: validity, constraints, usages, key ids."""
     now = dt.datetime.now(dt.UTC)
+    days = _CA_DAYS if ca else _LEAF_DAYS
+    authority = x509.AuthorityKeyIdentifier(
+        key_identifier=ski_of(issuer_key),
+        authority_cert_issuer=None,
+        authority_cert_serial_number=None,
+    )
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -240,18 +238,11 @@ def _ca_builder(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=_CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .add_extension(_key_usage(ca=True, tls=False), True)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+        .add_extension(_key_usage(ca=ca, tls=tls), True)
         .add_extension(x509.SubjectKeyIdentifier(ski_of(public_key)), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier(
-                key_identifier=ski_of(issuer_key),
-                authority_cert_issuer=None,
-                authority_cert_serial_number=None,
-            ),
-            False,
-        )
+        .add_extension(authority, False)
     )
 
 

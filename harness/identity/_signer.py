@@ -94,7 +94,28 @@ def digest(message: bytes, curve: ec.EllipticCurve) -> bytes:
     return hashlib.new(name, message).digest()
 
 
-class FileSigner:
+class _KeyHolder:
+    """What both signers share: the public key, its SKI, hashing the message."""
+
+    _public: ec.EllipticCurvePublicKey
+    _ski: bytes
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public
+
+    @property
+    def ski(self) -> bytes:
+        return self._ski
+
+    def sign(self, message: bytes) -> bytes:
+        return self.sign_digest(digest(message, self._public.curve))
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class FileSigner(_KeyHolder):
     """A software key, as Fabric keeps TLS keys and non-HSM identities."""
 
     def __init__(self, private_key: ec.EllipticCurvePrivateKey) -> None:
@@ -119,19 +140,8 @@ class FileSigner:
         return cls(key)
 
     @property
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public
-
-    @property
-    def ski(self) -> bytes:
-        return self._ski
-
-    @property
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         return self._key
-
-    def sign(self, message: bytes) -> bytes:
-        return self.sign_digest(digest(message, self._public.curve))
 
     def sign_digest(self, digest: bytes) -> bytes:
         r, s = decode_dss_signature(self._key.sign(digest, self._algorithm))
@@ -146,7 +156,7 @@ class FileSigner:
         )
 
 
-class HsmSigner:
+class HsmSigner(_KeyHolder):
     """A key that never leaves the token: the token signs the digest (raw CKM_ECDSA),
     the harness normalises S and DER-encodes, as Fabric's PKCS#11 BCCSP does."""
 
@@ -156,19 +166,8 @@ class HsmSigner:
         self._ski = ski
 
     @property
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public
-
-    @property
-    def ski(self) -> bytes:
-        return self._ski
-
-    @property
     def token(self) -> Token:
         return self._token
-
-    def sign(self, message: bytes) -> bytes:
-        return self.sign_digest(digest(message, self._public.curve))
 
     def sign_digest(self, digest: bytes) -> bytes:
         return der_from_raw(
