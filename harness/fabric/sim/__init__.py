@@ -1,5 +1,57 @@
-"""The Fabric network simulator: policies, ledger, ordering, blocks and MSPs."""
+"""The Fabric network simulator's core: policies, ledger, chaincode simulation,
+ordering (block cutter and Raft), blocks and their store, and MSP validation.
 
+The gRPC services, the client and the CLI are built on these pieces.
+"""
+
+from harness.fabric.sim._block import (
+    ChainError,
+    block_hash,
+    block_header_bytes,
+    check_link,
+    data_hash,
+    new_block,
+    next_block,
+    set_tx_filter,
+    sign_block,
+    tx_filter,
+)
+from harness.fabric.sim._blockstore import BlockStore
+from harness.fabric.sim._cutter import BlockCutter, MessageTooLargeError
+from harness.fabric.sim._keys import (
+    InvalidKeyError,
+    create_composite_key,
+    split_composite_key,
+)
+from harness.fabric.sim._ledger import (
+    VALIDATION_PARAMETER,
+    SimulationError,
+    TxSimulator,
+    UpdateBatch,
+    VersionedValue,
+    WorldState,
+    commit_block,
+    key_policy,
+    validate_mvcc,
+)
+from harness.fabric.sim._mango import QueryError
+from harness.fabric.sim._msp import (
+    Msp,
+    MspError,
+    MspManager,
+    ValidatedIdentity,
+    deserialize_identity,
+    is_low_s,
+    serialize_identity,
+)
+from harness.fabric.sim._orderer import (
+    DeterministicRuntime,
+    DeterministicScheduler,
+    OrdererNode,
+    RaftCluster,
+    ServiceUnavailableError,
+    ThreadedRuntime,
+)
 from harness.fabric.sim._policy import (
     ImplicitMeta,
     NOutOf,
@@ -15,19 +67,81 @@ from harness.fabric.sim._policy import (
     resolve,
     to_envelope_bytes,
 )
+from harness.fabric.sim._raft import RaftNode, RaftStorage, Transport
+from harness.fabric.sim._rwset import NsRwSet, RangeQueryInfo, TxRwSet, Version
+from harness.fabric.sim._stub import (
+    ChaincodeEvent,
+    SimStub,
+    SimulationResult,
+    TxContext,
+    simulate,
+)
+from harness.fabric.sim._validation import TxValidationCode
 
 __all__ = [
+    "VALIDATION_PARAMETER",
+    "BlockCutter",
+    "BlockStore",
+    "ChainError",
+    "ChaincodeEvent",
+    "DeterministicRuntime",
+    "DeterministicScheduler",
     "ImplicitMeta",
+    "InvalidKeyError",
+    "MessageTooLargeError",
+    "Msp",
+    "MspError",
+    "MspManager",
     "NOutOf",
+    "NsRwSet",
+    "OrdererNode",
     "Policy",
     "PolicyError",
     "PolicyIdentity",
     "Principal",
+    "QueryError",
+    "RaftCluster",
+    "RaftNode",
+    "RaftStorage",
+    "RangeQueryInfo",
+    "ServiceUnavailableError",
     "SignedBy",
+    "SimStub",
+    "SimulationError",
+    "SimulationResult",
+    "ThreadedRuntime",
+    "Transport",
+    "TxContext",
+    "TxRwSet",
+    "TxSimulator",
+    "TxValidationCode",
+    "UpdateBatch",
+    "ValidatedIdentity",
+    "Version",
+    "VersionedValue",
+    "WorldState",
+    "block_hash",
+    "block_header_bytes",
+    "check_link",
+    "commit_block",
+    "create_composite_key",
+    "data_hash",
     "default_org_policies",
+    "deserialize_identity",
     "evaluate",
     "from_envelope_bytes",
+    "is_low_s",
+    "key_policy",
+    "new_block",
+    "next_block",
     "parse_policy",
     "resolve",
+    "serialize_identity",
+    "set_tx_filter",
+    "sign_block",
+    "simulate",
+    "split_composite_key",
     "to_envelope_bytes",
+    "tx_filter",
+    "validate_mvcc",
 ]

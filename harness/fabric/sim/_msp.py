@@ -1,0 +1,202 @@
+"""MSP validation: is this identity a member of that org, in which role, and did it sign?
+
+An org's MSP is its root CA certificates, optional intermediates and NodeOUs. A
+serialized identity (MSP id + PEM certificate) is valid when its certificate chains
+to one of the roots (through at most the given intermediates), is inside its
+validity period and carries exactly one NodeOU role: client, peer, admin or orderer.
+Signatures are ECDSA over SHA-256 in DER; like Fabric, a high-S signature
+(s > n/2) is invalid even though the curve maths accepts it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+NODE_OU_ROLES = ("client", "peer", "admin", "orderer")
+
+# Group orders of the curves Fabric uses, for the low-S rule.
+CURVE_ORDERS: dict[str, int] = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+}
+
+
+class MspError(HarnessError):
+    """An identity or signature does not validate against an MSP."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ValidatedIdentity:
+    """An identity an MSP accepted; ``id_bytes`` is its serialized form."""
+
+    msp_id: str
+    role: str
+    certificate: x509.Certificate
+    id_bytes: bytes
+
+    @property
+    def common_name(self) -> str:
+        names = self.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else ""
+
+
+def _load(cert: x509.Certificate | bytes) -> x509.Certificate:
+    if isinstance(cert, x509.Certificate):
+        return cert
+    try:
+        return x509.load_pem_x509_certificate(cert)
+    except ValueError as error:
+        raise MspError(f"not a PEM certificate: {error}") from error
+
+
+def serialize_identity(msp_id: str, certificate_pem: bytes) -> bytes:
+    """Fabric's ``msp.SerializedIdentity`` bytes (the creator of a proposal)."""
+    from fabric_protos.msp import identities_pb2
+
+    message = identities_pb2.SerializedIdentity(mspid=msp_id, id_bytes=certificate_pem)
+    return bytes(message.SerializeToString())
+
+
+def deserialize_identity(data: bytes) -> tuple[str, bytes]:
+    """(MSP id, PEM certificate) of serialized identity bytes."""
+    from fabric_protos.msp import identities_pb2
+    from google.protobuf.message import DecodeError
+
+    try:
+        message = identities_pb2.SerializedIdentity.FromString(data)
+    except DecodeError as error:
+        raise MspError("not a serialized identity") from error
+    return message.mspid, bytes(message.id_bytes)
+
+
+def is_low_s(signature: bytes, curve: ec.EllipticCurve) -> bool:
+    """Whether a DER ECDSA signature has s in the lower half of the group order."""
+    order = CURVE_ORDERS.get(curve.name)
+    if order is None:
+        raise MspError(f"curve {curve.name} is not one Fabric uses")
+    try:
+        _, s = decode_dss_signature(signature)
+    except ValueError as error:
+        raise MspError("signature is not DER encoded") from error
+    return s <= order // 2
+
+
+class Msp:
+    """One org's MSP: its CA certificates and NodeOU rules."""
+
+    def __init__(
+        self,
+        msp_id: str,
+        root_certs: Sequence[x509.Certificate | bytes],
+        intermediate_certs: Sequence[x509.Certificate | bytes] = (),
+    ) -> None:
+        if not root_certs:
+            raise MspError(f"MSP {msp_id} needs at least one root CA certificate")
+        self.msp_id = msp_id
+        self.roots = [_load(cert) for cert in root_certs]
+        self.intermediates = [_load(cert) for cert in intermediate_certs]
+        for intermediate in self.intermediates:
+            self._issuer_of(intermediate, self.roots)
+
+    def validate(
+        self, certificate_pem: bytes, *, now: datetime.datetime | None = None
+    ) -> ValidatedIdentity:
+        """The identity, if its certificate belongs to this MSP; else :class:`MspError`."""
+        certificate = _load(certificate_pem)
+        moment = now or datetime.datetime.now(datetime.UTC)
+        if (
+            not certificate.not_valid_before_utc
+            <= moment
+            <= certificate.not_valid_after_utc
+        ):
+            raise MspError(f"{self.msp_id}: certificate is expired or not yet valid")
+        issuer = self._issuer_of(certificate, self.intermediates + self.roots)
+        if issuer in self.intermediates:
+            self._issuer_of(issuer, self.roots)
+        role = self._role(certificate)
+        id_bytes = serialize_identity(self.msp_id, certificate_pem)
+        return ValidatedIdentity(self.msp_id, role, certificate, id_bytes)
+
+    def _issuer_of(
+        self, certificate: x509.Certificate, candidates: Iterable[x509.Certificate]
+    ) -> x509.Certificate:
+        for candidate in candidates:
+            if candidate.subject != certificate.issuer:
+                continue
+            try:
+                certificate.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return candidate
+        raise MspError(f"{self.msp_id}: certificate is not issued by this MSP's CAs")
+
+    def _role(self, certificate: x509.Certificate) -> str:
+        units = {
+            str(attribute.value).lower()
+            for attribute in certificate.subject.get_attributes_for_oid(
+                NameOID.ORGANIZATIONAL_UNIT_NAME
+            )
+        }
+        roles = [role for role in NODE_OU_ROLES if role in units]
+        if len(roles) != 1:
+            raise MspError(
+                f"{self.msp_id}: certificate must carry exactly one NodeOU of "
+                f"{', '.join(NODE_OU_ROLES)}; it has {sorted(units) or 'none'}"
+            )
+        return roles[0]
+
+    @staticmethod
+    def verify(identity: ValidatedIdentity, message: bytes, signature: bytes) -> None:
+        """Raise :class:`MspError` unless ``signature`` is a low-S ECDSA signature."""
+        public_key = identity.certificate.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise MspError(f"{identity.msp_id}: only ECDSA identities are supported")
+        if not is_low_s(signature, public_key.curve):
+            raise MspError(f"{identity.msp_id}: signature has a high S value")
+        try:
+            public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature as error:
+            raise MspError(f"{identity.msp_id}: signature does not verify") from error
+
+
+class MspManager:
+    """The MSPs of a channel, by MSP id."""
+
+    def __init__(self, msps: Iterable[Msp]) -> None:
+        self.msps: Mapping[str, Msp] = {msp.msp_id: msp for msp in msps}
+
+    def deserialize(self, data: bytes) -> ValidatedIdentity:
+        """Validate serialized identity bytes against the MSP they name."""
+        msp_id, certificate_pem = deserialize_identity(data)
+        msp = self.msps.get(msp_id)
+        if msp is None:
+            raise MspError(f"MSP {msp_id!r} is not a member of this channel")
+        return msp.validate(certificate_pem)
+
+    def verify(
+        self, creator: bytes, message: bytes, signature: bytes
+    ) -> ValidatedIdentity:
+        """Validate ``creator`` and check its signature over ``message``."""
+        identity = self.deserialize(creator)
+        Msp.verify(identity, message, signature)
+        return identity
