@@ -76,7 +76,7 @@ from harness.fabric.sim._stub import (
     TxContext,
     simulate,
 )
-from harness.fabric.sim._validation import TxValidationCode
+from harness.fabric.sim._validation import TxValidationCode, endorsement_satisfied
 
 __all__ = [
     "VALIDATION_PARAMETER",
@@ -128,6 +128,7 @@ __all__ = [
     "data_hash",
     "default_org_policies",
     "deserialize_identity",
+    "endorsement_satisfied",
     "evaluate",
     "from_envelope_bytes",
     "is_low_s",
