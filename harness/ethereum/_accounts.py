@@ -65,6 +65,9 @@ class Accounts(Mapping[str, Account]):
                 f"no account named {name!r}", hint=f"known accounts: {known}"
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_name)
 

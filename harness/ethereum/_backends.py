@@ -102,6 +102,9 @@ class EthTesterBackend:
         self.raw_tester = EthereumTester(self.raw_backend)
         self.chain_id = int(self.raw_backend.chain.chain_id)
         self.lock = threading.RLock()
+        # Calls without a sender come from a funded account: py-evm checks that
+        # the caller could pay for the gas even though a call pays nothing.
+        self._default_caller = next(iter(genesis_balances), b"\x00" * 20)
 
     def send_raw(self, raw: bytes) -> Receipt:
         from eth_utils.exceptions import ValidationError as EvmValidationError
@@ -170,9 +173,10 @@ class EthTesterBackend:
             EVMSpoofTransaction,
             _execute_and_revert_transaction,
         )
+        from eth_utils.exceptions import ValidationError as EvmValidationError
 
         transaction = {
-            "from": sender or b"\x00" * 20,
+            "from": sender or self._default_caller,
             "to": to,
             "data": data,
             "gas": 10_000_000,
@@ -187,7 +191,12 @@ class EthTesterBackend:
                 transaction, block
             )
             spoof = EVMSpoofTransaction(unsigned, from_=transaction["from"])
-            computation = _execute_and_revert_transaction(backend.chain, spoof, block)
+            try:
+                computation = _execute_and_revert_transaction(
+                    backend.chain, spoof, block
+                )
+            except EvmValidationError as exc:
+                raise EthereumError(f"eth-tester refused the call: {exc}") from exc
         if computation.is_error:
             raise TransactionRevertedError(_computation_reason(computation))
         return bytes(computation.output)
@@ -234,16 +243,17 @@ class EthTesterBackend:
                 raise EthereumError(f"no snapshot {snapshot!r} on this chain") from exc
 
     def time_travel(self, timestamp: int) -> None:
-        from eth_tester.exceptions import ValidationError
-
         with self.lock:
-            try:
-                self.raw_tester.time_travel(timestamp)
-            except ValidationError as exc:
+            now = self.block_timestamp()
+            if timestamp <= now:
                 raise EthereumError(
-                    f"cannot travel to {timestamp}: {exc}",
+                    f"cannot travel to {timestamp}: the latest block is at {now}",
                     hint="time travel only goes forward",
-                ) from exc
+                )
+            # eth-tester's own time_travel() stamps the block a second early.
+            chain = self.raw_backend.chain
+            chain.header = chain.header.copy(timestamp=timestamp)
+            self.raw_backend.mine_blocks()
 
     def mine(self, blocks: int = 1) -> None:
         with self.lock:
