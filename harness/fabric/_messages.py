@@ -310,7 +310,15 @@ def new_proposal_response(
 
 
 def new_envelope(proposal: Any, responses: Sequence[Any], signer: Any) -> Any:
-    """Assemble the transaction the orderer receives; every response must agree."""
+    """Assemble and sign the transaction the orderer receives."""
+    envelope = prepare_envelope(proposal, responses)
+    envelope.signature = signer.sign(envelope.payload)
+    return envelope
+
+
+def prepare_envelope(proposal: Any, responses: Sequence[Any]) -> Any:
+    """The unsigned transaction (what a Gateway's Endorse returns); every response
+    must be a success and all must carry the same payload."""
     if not responses:
         raise EndorsementMismatchError("no endorsements to assemble a transaction from")
     failed = [r.response for r in responses if r.response.status >= 400]
@@ -345,10 +353,7 @@ def new_envelope(proposal: Any, responses: Sequence[Any], signer: Any) -> Any:
         ]
     )
     payload = common_pb2.Payload(header=header, data=transaction.SerializeToString())
-    payload_bytes = payload.SerializeToString()
-    return common_pb2.Envelope(
-        payload=payload_bytes, signature=signer.sign(payload_bytes)
-    )
+    return common_pb2.Envelope(payload=payload.SerializeToString())
 
 
 @dataclass(frozen=True)
