@@ -140,9 +140,11 @@ def start_anvil(
 ) -> Chain:
     """Start Anvil and return a :class:`Chain` on it; ``chain.close()`` stops it."""
     binary = find_anvil()
-    if binary is None:
+    if binary is None or not os.access(binary, os.X_OK):
         raise MissingDependencyError(
-            "anvil is not installed",
+            "anvil is not installed"
+            if binary is None
+            else f"{binary} is not executable",
             hint="run 'npm ci --prefix contracts' (npm package @foundry-rs/anvil) "
             f"or set {ANVIL_ENV}",
         )

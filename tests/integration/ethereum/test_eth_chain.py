@@ -35,7 +35,9 @@ def test_named_accounts_are_funded() -> None:
         assert chain.balance(account) == DEFAULT_BALANCE_WEI
 
 
-def test_snapshot_and_revert_restore_balances_and_token_count(token: TokenClient) -> None:
+def test_snapshot_and_revert_restore_balances_and_token_count(
+    token: TokenClient,
+) -> None:
     first = token.send_issue(_issue(token, 10))
     snapshot = token.chain.snapshot()
 
@@ -123,7 +125,9 @@ def test_user_artifact_deploys_and_issues(tmp_path: pytest.TempPathFactory) -> N
     source = json.loads((FIXTURES_DIR / "EmissionsTokenNetwork.json").read_text())
     path = Path(str(tmp_path)) / "Mine.json"
     hardhat = {"_format": "hh-sol-artifact-1", "contractName": "Mine"}
-    path.write_text(json.dumps({**hardhat, **{k: source[k] for k in ("abi", "bytecode")}}))
+    path.write_text(
+        json.dumps({**hardhat, **{k: source[k] for k in ("abi", "bytecode")}})
+    )
     chain = Chain.eth_tester()
     token = TokenClient.deploy(chain, artifact=load_artifact(path))
     token.register_default_roles()

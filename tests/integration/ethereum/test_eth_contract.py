@@ -3,12 +3,13 @@ every role check and revert reason, auto-retire, events, token id counting."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from harness.errors import TransactionRevertedError
-from harness.ethereum import TokenClient, TokenType
+from harness.ethereum import Roles, TokenClient, TokenType
 
 REC = TokenType.RENEWABLE_ENERGY_CERTIFICATE
 OFFSET = TokenType.CARBON_EMISSIONS_OFFSET
@@ -48,14 +49,16 @@ def reverts(reason: str) -> Any:
     ("issuer", "token_type", "reason"),
     [
         pytest.param("offset_dealer", REC, "caller is not a REC dealer", id="rec"),
-        pytest.param("rec_dealer", OFFSET, "caller is not an offset dealer", id="offset"),
+        pytest.param(
+            "rec_dealer", OFFSET, "caller is not an offset dealer", id="offset"
+        ),
         pytest.param(
             "rec_dealer", AUDITED, "caller is not an emissions auditor", id="audited"
         ),
-        pytest.param("admin", AUDITED, "caller is not an emissions auditor", id="admin"),
         pytest.param(
-            "consumer_1", REC, "caller is not a REC dealer", id="consumer"
+            "admin", AUDITED, "caller is not an emissions auditor", id="admin"
         ),
+        pytest.param("consumer_1", REC, "caller is not a REC dealer", id="consumer"),
         pytest.param("emissions_auditor", 0, "invalid token type", id="type-0"),
         pytest.param("emissions_auditor", 4, "invalid token type", id="type-4"),
     ],
@@ -110,7 +113,9 @@ def test_audited_emissions_are_retired_in_full_on_issue(token: TokenClient) -> N
 
 
 def test_rec_tokens_stay_available_on_issue(token: TokenClient) -> None:
-    created = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=50))
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=50)
+    )
     assert (created.available_balance, created.retired_balance) == (50, 0)
     assert token.balances("consumer_1", created.token_id).available == 50
 
@@ -177,7 +182,9 @@ def test_date_created_follows_time_travel(token: TokenClient) -> None:
 
 
 def test_retire_moves_available_to_retired(token: TokenClient) -> None:
-    created = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
     receipt = token.retire("consumer_1", created.token_id, 4)
     (retired_event,) = [e for e in token.events(receipt) if e.name == "TokenRetired"]
     assert retired_event.args["amount"] == 4
@@ -194,7 +201,9 @@ def test_retire_moves_available_to_retired(token: TokenClient) -> None:
         pytest.param(1, 11, "not enough available balance", id="too-much"),
     ],
 )
-def test_retire_checks(token: TokenClient, token_id: int, amount: int, reason: str) -> None:
+def test_retire_checks(
+    token: TokenClient, token_id: int, amount: int, reason: str
+) -> None:
     token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
     with reverts(reason):
         token.retire("consumer_1", token_id, amount)
@@ -210,7 +219,9 @@ def test_audited_emissions_cannot_be_retired_again(token: TokenClient) -> None:
 
 
 def test_transfer_to_registered_consumer(token: TokenClient) -> None:
-    created = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
     token.transfer("consumer_1", "consumer_2", created.token_id, 3)
     assert token.balances("consumer_1", created.token_id).available == 7
     assert token.balances("consumer_2", created.token_id).available == 3
@@ -227,7 +238,9 @@ def test_transfer_to_registered_consumer(token: TokenClient) -> None:
             id="unregistered",
         ),
         pytest.param("consumer_1", 1, 1, "cannot transfer to yourself", id="self"),
-        pytest.param("consumer_2", 1, 11, "not enough available balance", id="too-much"),
+        pytest.param(
+            "consumer_2", 1, 11, "not enough available balance", id="too-much"
+        ),
         pytest.param("consumer_2", 1, 0, "amount must be positive", id="zero"),
         pytest.param("consumer_2", 5, 1, "token does not exist", id="no-token"),
     ],
@@ -247,20 +260,35 @@ def test_audited_emissions_are_not_transferable(token: TokenClient) -> None:
 
 
 def test_transfer_to_a_contract_that_is_no_receiver(token: TokenClient) -> None:
-    created = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
     token.register_consumer(token.address)  # a contract without onERC1155Received
     with reverts("recipient is not an ERC1155 receiver"):
         token.transfer("consumer_1", token.address, created.token_id, 1)
 
 
 def test_erc1155_transfer_needs_approval(token: TokenClient) -> None:
-    created = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
     owner = token.chain.account("consumer_1").address
     other = token.chain.account("consumer_2").address
     with reverts("caller is not the owner nor approved"):
-        send(token, "consumer_2", "safeTransferFrom", owner, other, created.token_id, 1, b"")
+        send(
+            token,
+            "consumer_2",
+            "safeTransferFrom",
+            owner,
+            other,
+            created.token_id,
+            1,
+            b"",
+        )
     send(token, "consumer_1", "setApprovalForAll", other, True)
-    send(token, "consumer_2", "safeTransferFrom", owner, other, created.token_id, 2, b"")
+    send(
+        token, "consumer_2", "safeTransferFrom", owner, other, created.token_id, 2, b""
+    )
     assert token.balances("consumer_2", created.token_id).available == 2
     with reverts("cannot approve yourself"):
         send(token, "consumer_1", "setApprovalForAll", owner, True)
@@ -281,50 +309,76 @@ def test_view_checks(token: TokenClient) -> None:
 
 
 def test_default_roles(token: TokenClient) -> None:
-    admin = token.roles("admin")
-    auditor = token.roles("emissions_auditor")
-    consumer = token.roles("consumer_1")
-    assert admin.admin and not admin.dealer
-    assert auditor.emissions_auditor and auditor.dealer and not auditor.rec_dealer
-    assert consumer.consumer and not consumer.dealer
-    assert token.roles("rec_dealer").rec_dealer
-    assert token.roles("offset_dealer").offset_dealer
+    nobody = Roles(False, False, False, False, False, False)
+    assert token.roles("admin") == replace(nobody, admin=True)
+    assert token.roles("emissions_auditor") == replace(
+        nobody, emissions_auditor=True, dealer=True
+    )
+    assert token.roles("rec_dealer") == replace(nobody, rec_dealer=True, dealer=True)
+    assert token.roles("offset_dealer") == replace(
+        nobody, offset_dealer=True, dealer=True
+    )
+    assert token.roles("consumer_1") == replace(nobody, consumer=True)
 
 
 @pytest.mark.parametrize(
     ("function", "args", "sender", "reason"),
     [
         pytest.param(
-            "registerDealer", ("consumer_2", 1), "rec_dealer", "caller is not the admin",
+            "registerDealer",
+            ("consumer_2", 1),
+            "rec_dealer",
+            "caller is not the admin",
             id="register-dealer-not-admin",
         ),
         pytest.param(
-            "unregisterDealer", ("rec_dealer", 1), "consumer_1", "caller is not the admin",
+            "unregisterDealer",
+            ("rec_dealer", 1),
+            "consumer_1",
+            "caller is not the admin",
             id="unregister-dealer-not-admin",
         ),
         pytest.param(
-            "registerDealer", ("consumer_2", 4), "admin", "invalid token type",
+            "registerDealer",
+            ("consumer_2", 4),
+            "admin",
+            "invalid token type",
             id="register-dealer-bad-type",
         ),
         pytest.param(
-            "unregisterDealer", ("consumer_2", 0), "admin", "invalid token type",
+            "unregisterDealer",
+            ("consumer_2", 0),
+            "admin",
+            "invalid token type",
             id="unregister-dealer-bad-type",
         ),
         pytest.param(
-            "unregisterDealer", ("rec_dealer", 2), "admin",
-            "account is not a dealer of that type", id="unregister-not-dealer",
+            "unregisterDealer",
+            ("rec_dealer", 2),
+            "admin",
+            "account is not a dealer of that type",
+            id="unregister-not-dealer",
         ),
         pytest.param(
-            "registerConsumer", ("consumer_2",), "consumer_1",
-            "caller is not a dealer or the admin", id="register-consumer-by-consumer",
+            "registerConsumer",
+            ("consumer_2",),
+            "consumer_1",
+            "caller is not a dealer or the admin",
+            id="register-consumer-by-consumer",
         ),
         pytest.param(
-            "unregisterConsumer", ("consumer_2",), "consumer_1",
-            "caller is not a dealer or the admin", id="unregister-consumer-by-consumer",
+            "unregisterConsumer",
+            ("consumer_2",),
+            "consumer_1",
+            "caller is not a dealer or the admin",
+            id="unregister-consumer-by-consumer",
         ),
         pytest.param(
-            "unregisterConsumer", ("rec_dealer",), "admin",
-            "account is not a consumer", id="unregister-non-consumer",
+            "unregisterConsumer",
+            ("rec_dealer",),
+            "admin",
+            "account is not a consumer",
+            id="unregister-non-consumer",
         ),
     ],
 )
@@ -350,8 +404,7 @@ def test_dealer_registers_consumer_and_unregistering_drops_roles(
     token.unregister_dealer("consumer_2", REC)
     assert token.roles("consumer_2").dealer  # still an offset dealer
     token.unregister_dealer("consumer_2", OFFSET)
-    roles = token.roles("consumer_2")
-    assert not (roles.dealer or roles.rec_dealer or roles.offset_dealer)
+    assert token.roles("consumer_2") == Roles(False, False, False, False, True, False)
     with reverts("caller is not a REC dealer"):
         token.issue(**issue_args(issuer="consumer_2", token_type=REC))
 

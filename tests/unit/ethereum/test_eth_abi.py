@@ -85,7 +85,10 @@ def test_decode_log_keeps_declared_order() -> None:
     event = abi.events["TokenRetired"]
     account = bytes(12) + b"\x11" * 20
     log = abi.decode_log(
-        "0x" + "22" * 20, [event.topic, account], encode(["uint256", "uint256"], [5, 9]), 3
+        "0x" + "22" * 20,
+        [event.topic, account],
+        encode(["uint256", "uint256"], [5, 9]),
+        3,
     )
     assert log is not None
     assert list(log.args) == ["account", "tokenId", "amount"]

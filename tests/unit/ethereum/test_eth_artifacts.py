@@ -74,7 +74,9 @@ def test_foundry_layout(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_artifacts_name_the_problem(tmp_path: Path, content: str, message: str) -> None:
+def test_bad_artifacts_name_the_problem(
+    tmp_path: Path, content: str, message: str
+) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
