@@ -19,24 +19,15 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
+from harness.fabric._messages import MessageError, parse_identity, serialize_identity
+from harness.identity import is_low_s
 
 log = logging.getLogger(__name__)
 
 NODE_OU_ROLES = ("client", "peer", "admin", "orderer")
-
-# Group orders of the curves Fabric uses, for the low-S rule.
-CURVE_ORDERS: dict[str, int] = {
-    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "secp384r1": int(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
-        "581A0DB248B0A77AECEC196ACCC52973",
-        16,
-    ),
-}
 
 
 class MspError(HarnessError):
@@ -67,38 +58,6 @@ def _load(cert: x509.Certificate | bytes) -> x509.Certificate:
         return x509.load_pem_x509_certificate(cert)
     except ValueError as error:
         raise MspError(f"not a PEM certificate: {error}") from error
-
-
-def serialize_identity(msp_id: str, certificate_pem: bytes) -> bytes:
-    """Fabric's ``msp.SerializedIdentity`` bytes (the creator of a proposal)."""
-    from fabric_protos.msp import identities_pb2
-
-    message = identities_pb2.SerializedIdentity(mspid=msp_id, id_bytes=certificate_pem)
-    return bytes(message.SerializeToString())
-
-
-def deserialize_identity(data: bytes) -> tuple[str, bytes]:
-    """(MSP id, PEM certificate) of serialized identity bytes."""
-    from fabric_protos.msp import identities_pb2
-    from google.protobuf.message import DecodeError
-
-    try:
-        message = identities_pb2.SerializedIdentity.FromString(data)
-    except DecodeError as error:
-        raise MspError("not a serialized identity") from error
-    return message.mspid, bytes(message.id_bytes)
-
-
-def is_low_s(signature: bytes, curve: ec.EllipticCurve) -> bool:
-    """Whether a DER ECDSA signature has s in the lower half of the group order."""
-    order = CURVE_ORDERS.get(curve.name)
-    if order is None:
-        raise MspError(f"curve {curve.name} is not one Fabric uses")
-    try:
-        _, s = decode_dss_signature(signature)
-    except ValueError as error:
-        raise MspError("signature is not DER encoded") from error
-    return s <= order // 2
 
 
 class Msp:
@@ -171,7 +130,14 @@ class Msp:
         public_key = identity.certificate.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise MspError(f"{identity.msp_id}: only ECDSA identities are supported")
-        if not is_low_s(signature, public_key.curve):
+        try:
+            low = is_low_s(signature, public_key.curve)
+        except (ValueError, ConfigError):
+            raise MspError(
+                f"{identity.msp_id}: signature is not a DER ECDSA signature on a "
+                "curve Fabric uses"
+            ) from None
+        if not low:
             raise MspError(f"{identity.msp_id}: signature has a high S value")
         try:
             public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -187,7 +153,10 @@ class MspManager:
 
     def deserialize(self, data: bytes) -> ValidatedIdentity:
         """Validate serialized identity bytes against the MSP they name."""
-        msp_id, certificate_pem = deserialize_identity(data)
+        try:
+            msp_id, certificate_pem = parse_identity(data)
+        except MessageError as error:
+            raise MspError(str(error)) from None
         msp = self.msps.get(msp_id)
         if msp is None:
             raise MspError(f"MSP {msp_id!r} is not a member of this channel")

@@ -14,14 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.x509.oid import NameOID
 
-from harness.fabric.sim._msp import (
-    CURVE_ORDERS,
-    Msp,
-    MspError,
-    MspManager,
-    serialize_identity,
-)
+from harness.fabric._messages import serialize_identity
+from harness.fabric.sim._msp import Msp, MspError, MspManager
 from harness.fabric.sim._policy import evaluate, parse_policy
+from harness.identity._signer import curve_order
 
 NOW = datetime.datetime.now(datetime.UTC)
 
@@ -78,7 +74,7 @@ def sign(
     key: ec.EllipticCurvePrivateKey, message: bytes, *, high_s: bool = False
 ) -> bytes:
     r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
-    n = CURVE_ORDERS["secp256r1"]
+    n = curve_order(ec.SECP256R1())
     s = min(s, n - s)
     if high_s:
         s = n - s
