@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
+from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     chaincode_pb2,
@@ -450,4 +451,110 @@ def parse_envelope(envelope_bytes: bytes) -> TransactionView:
         results=chaincode_action.results,
         events=chaincode_action.events,
         response_status=chaincode_action.response.status,
+    )
+
+
+# --- Deliver requests -------------------------------------------------------------
+
+DELIVER_SEEK_INFO = common_pb2.HeaderType.Value("DELIVER_SEEK_INFO")
+NEWEST = -1
+MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class SeekRequest:
+    """A parsed Deliver request: blocks ``start..stop`` of ``channel``.
+
+    ``start`` is a block number or ``NEWEST``; ``stop`` a number or ``MAX``.
+    """
+
+    channel: str
+    creator: bytes
+    start: int
+    stop: int
+    block_until_ready: bool
+    payload_bytes: bytes
+    signature: bytes
+
+
+def new_seek_envelope(
+    creator: Creator,
+    channel: str,
+    start: int = NEWEST,
+    stop: int = MAX,
+    *,
+    block_until_ready: bool = True,
+) -> Any:
+    """A signed Deliver request, as SDKs send to a peer's or orderer's Deliver."""
+
+    def position(number: int) -> Any:
+        if number == NEWEST:
+            return ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest())
+        return ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=number))
+
+    behavior = ab_pb2.SeekInfo.SeekBehavior.Value(
+        "BLOCK_UNTIL_READY" if block_until_ready else "FAIL_IF_NOT_READY"
+    )
+    seek = ab_pb2.SeekInfo(
+        start=position(start), stop=position(stop), behavior=behavior
+    )
+    nonce = os.urandom(NONCE_BYTES)
+    serialized = serialize_identity(creator.msp_id, creator.certificate_pem)
+    channel_header = common_pb2.ChannelHeader(
+        type=DELIVER_SEEK_INFO,
+        channel_id=channel,
+        timestamp=_timestamp(),
+        tx_id=compute_tx_id(nonce, serialized),
+    )
+    header = common_pb2.Header(
+        channel_header=channel_header.SerializeToString(),
+        signature_header=common_pb2.SignatureHeader(
+            creator=serialized, nonce=nonce
+        ).SerializeToString(),
+    )
+    payload = common_pb2.Payload(header=header, data=seek.SerializeToString())
+    payload_bytes = payload.SerializeToString()
+    return common_pb2.Envelope(
+        payload=payload_bytes, signature=creator.signer.sign(payload_bytes)
+    )
+
+
+def parse_seek_envelope(envelope: Any, height: int) -> SeekRequest:
+    """Resolve a Deliver request against a ledger of ``height`` blocks."""
+    payload = _parse(common_pb2.Payload(), envelope.payload, "deliver payload")
+    channel_header = _parse(
+        common_pb2.ChannelHeader(), payload.header.channel_header, "channel header"
+    )
+    signature_header = _parse(
+        common_pb2.SignatureHeader(),
+        payload.header.signature_header,
+        "signature header",
+    )
+    seek = _parse(ab_pb2.SeekInfo(), payload.data, "seek info")
+
+    def resolve(position: Any, default: int) -> int:
+        kind = position.WhichOneof("Type")
+        if kind == "specified":
+            return int(position.specified.number)
+        if kind == "oldest":
+            return 0
+        if kind == "newest":
+            return max(height - 1, 0)
+        if kind == "next_commit":
+            return height
+        return default
+
+    start = resolve(seek.start, max(height - 1, 0))
+    stop = resolve(seek.stop, MAX)
+    if stop < start:
+        raise MessageError(f"seek stop {stop} is before start {start}", "BAD_REQUEST")
+    return SeekRequest(
+        channel=channel_header.channel_id,
+        creator=signature_header.creator,
+        start=start,
+        stop=stop,
+        block_until_ready=seek.behavior
+        == ab_pb2.SeekInfo.SeekBehavior.Value("BLOCK_UNTIL_READY"),
+        payload_bytes=envelope.payload,
+        signature=envelope.signature,
     )

@@ -1,0 +1,163 @@
+"""The client side of the wire: a peer and an orderer reached over gRPC.
+
+They offer what the harness's FabricClient asks of any endpoint, so the same client
+code drives an in-process simulator, a simulator served over gRPC and a real Fabric
+network. Commit status comes from the peer's Gateway (CommitStatus), which answers
+for transactions that committed before the question too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.orderer import ab_pb2_grpc
+from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc
+
+from harness.errors import HarnessError
+from harness.fabric._messages import Creator, new_seek_envelope, serialize_identity
+
+log = logging.getLogger(__name__)
+
+
+class EndpointError(HarnessError):
+    """A node could not be reached or refused the request; ``status`` names why."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, status: str = "UNAVAILABLE") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    code: int
+    block: int
+
+
+def channel_to(
+    address: str,
+    *,
+    tls_ca: bytes | None = None,
+    client_cert: tuple[bytes, bytes] | None = None,
+    host_override: str | None = None,
+) -> grpc.Channel:
+    """A gRPC channel; with ``tls_ca`` TLS, with ``client_cert`` (key, cert) mutual."""
+    if tls_ca is None:
+        return grpc.insecure_channel(address)
+    key, cert = client_cert if client_cert is not None else (None, None)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls_ca, private_key=key, certificate_chain=cert
+    )
+    options = (
+        [("grpc.ssl_target_name_override", host_override)] if host_override else []
+    )
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+class GrpcPeer:
+    """A peer's Endorser, Deliver and Gateway services."""
+
+    def __init__(
+        self, name: str, msp_id: str, channel: grpc.Channel, identity: Creator
+    ) -> None:
+        self.name = name
+        self.msp_id = msp_id
+        self._channel = channel
+        self._identity = identity
+        self._endorser = peer_pb2_grpc.EndorserStub(channel)
+        self._deliver = events_pb2_grpc.DeliverStub(channel)
+        self._gateway = gateway_pb2_grpc.GatewayStub(channel)
+
+    def process_proposal(self, signed: Any, timeout: float = 30) -> Any:
+        try:
+            return self._endorser.ProcessProposal(signed, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise _translate(exc, self.name) from None
+
+    def wait_for_tx(
+        self, channel: str, tx_id: str, timeout: float
+    ) -> CommitStatus | None:
+        """The tx's validation code and block, or None when ``timeout`` runs out."""
+        request = gateway_pb2.CommitStatusRequest(
+            transaction_id=tx_id,
+            channel_id=channel,
+            identity=serialize_identity(
+                self._identity.msp_id, self._identity.certificate_pem
+            ),
+        ).SerializeToString()
+        signed = gateway_pb2.SignedCommitStatusRequest(
+            request=request, signature=self._identity.signer.sign(request)
+        )
+        try:
+            reply = self._gateway.CommitStatus(signed, timeout=timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return None
+            raise _translate(exc, self.name) from None
+        return CommitStatus(code=reply.result, block=reply.block_number)
+
+    def blocks(
+        self, channel: str, start: int, stop: int, *, filtered: bool = False
+    ) -> list[Any]:
+        """Blocks ``start..stop`` through Deliver (waits until they exist)."""
+        envelope = new_seek_envelope(self._identity, channel, start, stop)
+        call = self._deliver.DeliverFiltered if filtered else self._deliver.Deliver
+        found = []
+        try:
+            for response in call(iter([envelope]), timeout=60):
+                kind = response.WhichOneof("Type")
+                if kind == "status":
+                    if response.status != common_pb2.Status.Value("SUCCESS"):
+                        status = common_pb2.Status.Name(response.status)
+                        raise EndpointError(
+                            f"Deliver from {self.name}: {status}", status
+                        )
+                    break
+                found.append(getattr(response, kind))
+        except grpc.RpcError as exc:
+            raise _translate(exc, self.name) from None
+        return found
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class GrpcOrderer:
+    """An orderer's Broadcast."""
+
+    def __init__(self, name: str, channel: grpc.Channel) -> None:
+        self.name = name
+        self._channel = channel
+        self._broadcast = ab_pb2_grpc.AtomicBroadcastStub(channel)
+
+    def broadcast(self, envelope: bytes, timeout: float = 30) -> None:
+        message = common_pb2.Envelope.FromString(envelope)
+        try:
+            replies = list(self._broadcast.Broadcast(iter([message]), timeout=timeout))
+        except grpc.RpcError as exc:
+            raise _translate(exc, self.name) from None
+        if not replies:
+            raise EndpointError(
+                f"orderer {self.name} closed Broadcast without an answer"
+            )
+        status = common_pb2.Status.Name(replies[0].status)
+        if status != "SUCCESS":
+            raise EndpointError(
+                f"orderer {self.name}: {status} {replies[0].info}", status
+            )
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _translate(exc: grpc.RpcError, node: str) -> EndpointError:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    name = code.name if code is not None else "UNKNOWN"
+    return EndpointError(f"{node}: {name}: {details}", name)
