@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -251,13 +251,14 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     def CommitStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
         inner = gateway_pb2.CommitStatusRequest.FromString(request.request)
         ledger = self._ledger(inner.channel_id, context)
-        while context.is_active():
+        status = None
+        while status is None and context.is_active():
             status = ledger.wait_for_tx(inner.transaction_id, _POLL_S)
-            if status is not None:
-                return gateway_pb2.CommitStatusResponse(
-                    result=status.code, block_number=status.block
-                )
-        return self._abort(context, grpc.StatusCode.CANCELLED, "client went away")
+        if status is None:
+            self._abort(context, grpc.StatusCode.CANCELLED, "client went away")
+        return gateway_pb2.CommitStatusResponse(
+            result=status.code, block_number=status.block
+        )
 
     def ChaincodeEvents(
         self, request: Any, context: grpc.ServicerContext
@@ -288,12 +289,12 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         try:
             return self._peer.ledger(channel)
         except HarnessError as exc:
-            return self._abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            self._abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
 
     @staticmethod
     def _abort(
         context: grpc.ServicerContext, code: grpc.StatusCode, message: str
-    ) -> Any:
+    ) -> NoReturn:
         context.abort(code, message)
         raise AssertionError("context.abort returned")  # pragma: no cover
 
