@@ -8,6 +8,13 @@ from harness.fabric.grpc._endpoints import (
     GrpcPeer,
     channel_to,
 )
+from harness.fabric.grpc._network import (
+    PROFILE_NAME,
+    ServedNetwork,
+    connection_profile,
+    serve_network,
+    served,
+)
 from harness.fabric.grpc._server import (
     NodeServer,
     OperationsServer,
@@ -19,16 +26,21 @@ from harness.fabric.grpc._server import (
 from harness.fabric.grpc._services import filtered_block
 
 __all__ = [
+    "PROFILE_NAME",
     "CommitStatus",
     "EndpointError",
     "GrpcOrderer",
     "GrpcPeer",
     "NodeServer",
     "OperationsServer",
+    "ServedNetwork",
     "TlsFiles",
     "TlsMode",
     "channel_to",
+    "connection_profile",
     "filtered_block",
+    "serve_network",
     "serve_orderer",
     "serve_peer",
+    "served",
 ]
