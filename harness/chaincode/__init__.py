@@ -3,7 +3,7 @@
 Importing this package registers the bundled implementations by name.
 """
 
-from harness.chaincode import _kvstore
+from harness.chaincode import _kvstore, datalock, utilityemissions
 from harness.chaincode.shim import (
     Chaincode,
     ChaincodeStub,
@@ -19,11 +19,13 @@ __all__ = [
     "Chaincode",
     "ChaincodeStub",
     "Response",
+    "datalock",
     "error",
     "lookup",
     "register",
     "registered",
     "success",
+    "utilityemissions",
 ]
 
 del _kvstore
