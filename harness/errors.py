@@ -76,6 +76,17 @@ class CheckFailedError(HarnessError):
     exit_code = 1
 
 
+class BroadcastError(HarnessError):
+    """An orderer refused an envelope; ``status`` is Fabric's status name for why
+    (``SERVICE_UNAVAILABLE``, ``BAD_REQUEST``, ``NOT_FOUND``...)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, status: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
 class ReadinessTimeoutError(HarnessError):
     """Something did not become ready before its deadline."""
 

@@ -41,6 +41,7 @@ from harness.fabric.sim._msp import (
     MspManager,
     ValidatedIdentity,
 )
+from harness.fabric.sim._network import SimNetwork
 from harness.fabric.sim._orderer import (
     DeterministicRuntime,
     DeterministicScheduler,
@@ -48,6 +49,17 @@ from harness.fabric.sim._orderer import (
     RaftCluster,
     ServiceUnavailableError,
     ThreadedRuntime,
+)
+from harness.fabric.sim._ordering import OrderingService
+from harness.fabric.sim._peer import (
+    BlockSource,
+    ChannelConfig,
+    NodeUnavailableError,
+    Peer,
+    PeerLedger,
+    TxStatus,
+    code_name,
+    code_value,
 )
 from harness.fabric.sim._policy import (
     ImplicitMeta,
@@ -78,9 +90,11 @@ from harness.fabric.sim._validation import TxValidationCode, endorsement_satisfi
 __all__ = [
     "VALIDATION_PARAMETER",
     "BlockCutter",
+    "BlockSource",
     "BlockStore",
     "ChainError",
     "ChaincodeEvent",
+    "ChannelConfig",
     "DeterministicRuntime",
     "DeterministicScheduler",
     "ImplicitMeta",
@@ -90,8 +104,12 @@ __all__ = [
     "MspError",
     "MspManager",
     "NOutOf",
+    "NodeUnavailableError",
     "NsRwSet",
     "OrdererNode",
+    "OrderingService",
+    "Peer",
+    "PeerLedger",
     "Policy",
     "PolicyError",
     "PolicyIdentity",
@@ -103,6 +121,7 @@ __all__ = [
     "RangeQueryInfo",
     "ServiceUnavailableError",
     "SignedBy",
+    "SimNetwork",
     "SimStub",
     "SimulationError",
     "SimulationResult",
@@ -111,6 +130,7 @@ __all__ = [
     "TxContext",
     "TxRwSet",
     "TxSimulator",
+    "TxStatus",
     "TxValidationCode",
     "UpdateBatch",
     "ValidatedIdentity",
@@ -120,6 +140,8 @@ __all__ = [
     "block_hash",
     "block_header_bytes",
     "check_link",
+    "code_name",
+    "code_value",
     "commit_block",
     "create_composite_key",
     "data_hash",

@@ -249,12 +249,22 @@ def validate_mvcc(
         for index, rwset in enumerate(rwsets):
             if final[index] != VALID or rwset is None:
                 continue
-            final[index] = _check_tx(state, updates, rwset)
-            if final[index] == VALID:
-                _add_updates(state, updates, rwset, Version(block_num, index))
-            else:
-                log.debug("block %s tx %s: code %s", block_num, index, final[index])
+            final[index] = validate_tx(state, updates, rwset, index)
     return final, updates
+
+
+def validate_tx(
+    state: WorldState, updates: UpdateBatch, rwset: TxRwSet, index: int
+) -> int:
+    """MVCC and phantom checks of one transaction against committed state and the
+    earlier valid transactions of its block; a valid one's writes join ``updates``
+    with version (block, ``index``). The caller holds ``state.lock``."""
+    code = _check_tx(state, updates, rwset)
+    if code == VALID:
+        _add_updates(state, updates, rwset, Version(updates.block_num, index))
+    else:
+        log.debug("block %s tx %s: code %s", updates.block_num, index, code)
+    return code
 
 
 def _check_tx(state: WorldState, updates: UpdateBatch, rwset: TxRwSet) -> int:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NODE_LOGGER = "harness.fabric.sim.node"  # per-node loggers: <NODE_LOGGER>.<node>
+
 
 class ServiceUnavailableError(HarnessError):
     """No Raft leader is known (Broadcast answers SERVICE_UNAVAILABLE)."""
@@ -67,6 +69,8 @@ class OrdererNode:
         self.transport = transport
         self.cutter = BlockCutter(batch)
         self.listeners: list[Callable[[Any], None]] = []
+        self.signer: Callable[[Any], None] | None = None  # fills SIGNATURES
+        self.log = logging.getLogger(f"{NODE_LOGGER}.{node_id}")
         self.raft = RaftNode(
             node_id,
             peers,
@@ -120,7 +124,7 @@ class OrdererNode:
                 try:
                     self.broadcast(message.data)
                 except ServiceUnavailableError:
-                    log.debug(
+                    self.log.debug(
                         "orderer %s drops a forwarded envelope: no leader", self.id
                     )
                 return
@@ -129,15 +133,17 @@ class OrdererNode:
     def _propose(self, batch: list[bytes]) -> None:
         data = common_pb2.BlockData(data=batch).SerializeToString()
         if not self.raft.propose(data):
-            log.warning(
+            self.log.warning(
                 "orderer %s lost leadership; %d envelopes dropped", self.id, len(batch)
             )
 
     def _apply(self, index: int, data: bytes) -> None:
         envelopes = list(common_pb2.BlockData.FromString(data).data)
         block = next_block(self.store.last(), envelopes)
+        if self.signer is not None:
+            self.signer(block)
         self.store.append(block)
-        log.debug(
+        self.log.debug(
             "orderer %s: block %s from raft index %s",
             self.id,
             block.header.number,
@@ -147,7 +153,7 @@ class OrdererNode:
             try:
                 listener(block)
             except Exception:  # a listener's bug must not stop ordering
-                log.exception("orderer %s: block listener failed", self.id)
+                self.log.exception("orderer %s: block listener failed", self.id)
 
 
 # --- runtimes --------------------------------------------------------------------
@@ -322,6 +328,8 @@ class RaftCluster:
         self.rng = random.Random(seed)
         self.storage = {node_id: RaftStorage() for node_id in node_ids}
         self.nodes: dict[str, OrdererNode] = {}
+        # Called with each new node before it runs (listeners, block signer).
+        self.on_start: list[Callable[[OrdererNode], None]] = []
 
     def start(self, node_id: str | None = None) -> None:
         """Start one node, or every node not yet running."""
@@ -339,15 +347,18 @@ class RaftCluster:
                 storage=self.storage[target],
                 rng=random.Random(self.rng.random()),
             )
+            for hook in self.on_start:
+                hook(node)
             self.nodes[target] = node
             self.runtime.add(node, self.raft.tick_interval_s)
-            log.info("orderer %s started at height %s", target, node.height)
+            node.log.info("orderer %s started at height %s", target, node.height)
 
     def stop(self, node_id: str) -> None:
         """Crash a node: it stops ticking and receiving; its disk state stays."""
         self.runtime.remove(node_id)
-        self.nodes.pop(node_id, None)
-        log.info("orderer %s stopped", node_id)
+        node = self.nodes.pop(node_id, None)
+        if node is not None:
+            node.log.info("orderer %s stopped", node_id)
 
     def leader(self) -> OrdererNode | None:
         """The running node that leads in the highest term, if any."""
