@@ -59,7 +59,7 @@ GERMANY = {
         ("MWh", 1e6),
         ("Tons", 1e3),
     ],
-    ids=lambda value: str(value),
+    ids=str,
 )
 def test_unit_table(uom: str, size: float) -> None:
     assert unit_factor(uom) == size
