@@ -21,11 +21,13 @@ from harness.fabric.sim._policy import (
 )
 from harness.spec._errors import SpecError, closest
 from harness.spec._model import (
+    HSM_SECURITY_LEVELS,
     RAFT_SIZES,
     BatchSettings,
     Chaincode,
     Channel,
     Consensus,
+    HashFamily,
     HsmSettings,
     IdentityStore,
     NetworkSpec,
@@ -75,7 +77,8 @@ BATCH_KEYS = (
 CHAINCODE_KEYS = ("name", "implementation", "endorsement_policy", "channels", "version")
 USER_KEYS = ("name", "org", "role")
 PORT_KEYS = ("base", "block_size", "per_worker")
-HSM_KEYS = ("label",)
+HSM_KEYS = ("label", "pin", "hash", "security", "immutable")
+HASH_FAMILIES = ("SHA2", "SHA3")
 IDENTITY_STORES = ("hsm", "files")
 USER_ROLES = ("client", "admin")
 CONSENSUS = ("etcdraft",)
@@ -423,6 +426,39 @@ def _ports(root: _Node) -> PortSettings:
     return settings
 
 
+def _hsm(root: _Node) -> HsmSettings:
+    node = root.child("hsm").mapping(HSM_KEYS)
+    defaults = HsmSettings()
+    security = _optional(node, "security", lambda n: n.integer(256, 384), 256)
+    if security not in HSM_SECURITY_LEVELS:
+        raise node.child("security").error(
+            f"{security} is not a BCCSP security level",
+            allowed=[str(level) for level in HSM_SECURITY_LEVELS],
+        )
+    immutable = _optional(node, "immutable", lambda n: n.value, False)
+    if not isinstance(immutable, bool):
+        raise node.child("immutable").error(
+            f"expected true or false, got {immutable!r}"
+        )
+    return HsmSettings(
+        label=_optional(node, "label", _Node.string, defaults.label),
+        pin=_optional(node, "pin", _pin, None),
+        hash=cast(
+            HashFamily,
+            _optional(node, "hash", lambda n: n.choice(HASH_FAMILIES), "SHA2"),
+        ),
+        security=security,
+        immutable=immutable,
+    )
+
+
+def _pin(node: _Node) -> str:
+    """A PIN may be written as a number in YAML; it is kept as text."""
+    if isinstance(node.value, int) and not isinstance(node.value, bool):
+        return str(node.value)
+    return node.string()
+
+
 def _check_nodes(root: _Node, orgs: tuple[Org, ...], orderer: OrdererService) -> None:
     seen: set[str] = set()
     for name in orderer.nodes + tuple(peer for org in orgs for peer in org.peers):
@@ -446,10 +482,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> NetworkSpec:
     timing = PROFILES[
         _optional(root, "timing", lambda n: n.choice(tuple(PROFILES)), "test")
     ]
-    hsm = HsmSettings()
-    if root.has("hsm"):
-        hsm_node = root.child("hsm").mapping(HSM_KEYS)
-        hsm = HsmSettings(label=_optional(hsm_node, "label", _Node.string, hsm.label))
+    hsm = _hsm(root) if root.has("hsm") else HsmSettings()
 
     orgs = _orgs(root)
     by_name = {org.name: org.name for org in orgs} | {

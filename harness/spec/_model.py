@@ -9,8 +9,10 @@ IdentityStore = Literal["hsm", "files"]
 Consensus = Literal["etcdraft"]
 UserRole = Literal["client", "admin"]
 ProfileName = Literal["test", "realistic"]
+HashFamily = Literal["SHA2", "SHA3"]
 
 RAFT_SIZES = (1, 3, 5)
+HSM_SECURITY_LEVELS = (256, 384)
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,18 @@ class TimingProfile:
 
 @dataclass(frozen=True)
 class HsmSettings:
-    """The per-run SoftHSM2 token that holds identities stored ``hsm``."""
+    """The per-run SoftHSM2 token that holds identities stored ``hsm``, and the
+    BCCSP PKCS11 options a real Fabric node gets for it.
+
+    ``pin`` is None unless a spec names one: the PIN then comes from
+    ``$HARNESS_HSM_PIN`` or the SIG's default (see :func:`harness.hsm.resolve_pin`).
+    """
 
     label: str = "ForFabric"
+    pin: str | None = None
+    hash: HashFamily = "SHA2"
+    security: int = 256
+    immutable: bool = False
 
 
 @dataclass(frozen=True)
