@@ -76,14 +76,17 @@ class RunDir:
         return cls(path.resolve())
 
     @classmethod
-    def latest(cls, kind: str, root: Path | None = None) -> RunDir:
-        """The newest run folder of ``kind``, or a clear error naming what to run."""
+    def latest(
+        cls, kind: str, root: Path | None = None, *, command: str = ""
+    ) -> RunDir:
+        """The newest run folder of ``kind``; when there is none, a clear error naming
+        the ``command`` that makes one (default ``harness <kind> init``)."""
         root = root if root is not None else runs_root()
         link = root / f"latest-{kind}"
         if not link.exists():
             raise ConfigError(
                 f"no earlier '{kind}' run under {root}",
-                hint=f"run 'harness {kind} init' first or pass --run DIR",
+                hint=f"run '{command or f'harness {kind} init'}' first or pass --run DIR",
             )
         return cls.open(link.resolve())
 

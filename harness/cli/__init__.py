@@ -17,7 +17,12 @@ from harness.errors import HarnessError
 
 # Subcommand modules; each has ``register(subparsers)``. Heavy imports live inside
 # the command functions so that ``harness --help`` stays fast.
-_COMMAND_MODULES = ("harness.cli.hsm", "harness.cli.demo", "harness.cli.chain")
+_COMMAND_MODULES = (
+    "harness.cli.hsm",
+    "harness.cli.demo",
+    "harness.cli.chain",
+    "harness.cli.network",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,18 +125,23 @@ def served(network: Any, **options: Any) -> Iterator[ServedNetwork]:
 def _tls_files(network: Any, name: str, peer: Any) -> TlsFiles:
     if peer is not None:
         return TlsFiles.in_folder(Path(peer.identity.tls_dir))
-    lookup = getattr(network, "orderer_tls_dir", None)
-    if lookup is None:
+    identity = getattr(network, "orderer_identities", {}).get(name)
+    if identity is None or identity.tls_dir is None:
         raise HarnessError(f"orderer {name} has no TLS folder in this network")
-    return TlsFiles.in_folder(Path(lookup(name)))
+    return TlsFiles.in_folder(Path(identity.tls_dir))
 
 
 def _peer_health(peer: Any) -> HealthCheck:
     def check() -> dict[str, str | None]:
+        if not getattr(peer, "running", True):
+            return {"peer": f"peer {peer.name} is stopped"}
+        alive = getattr(peer, "committer_alive", None)
         result: dict[str, str | None] = {}
         for channel in peer.channels:
-            height = peer.ledger(channel).height
-            result[f"ledger:{channel}"] = None if height > 0 else "no genesis block yet"
+            failed = alive is not None and not alive(channel)
+            result[f"committer:{channel}"] = (
+                "committer is not running" if failed else None
+            )
         return result
 
     return check
@@ -154,9 +159,15 @@ def _peer_metrics(peer: Any) -> Metrics:
 
 def _orderer_health(network: Any, name: str) -> HealthCheck:
     def check() -> dict[str, str | None]:
-        live = getattr(network, "orderer_node_running", None)
-        running = live(name) if live is not None else True
-        return {"consensus": None if running else f"orderer {name} is stopped"}
+        result: dict[str, str | None] = {}
+        for channel in network.spec.channels:
+            states = network.orderer(channel.name).node_states()
+            state = states.get(name, "unknown")
+            stopped = state.startswith("stopped")
+            result[f"consensus:{channel.name}"] = (
+                f"orderer {state}" if stopped else None
+            )
+        return result
 
     return check
 
@@ -194,7 +205,7 @@ def connection_profile(network: Any, served: ServedNetwork) -> dict[str, Any]:
         name: {
             "url": f"{scheme}://{served.servers[name].address}",
             "grpcOptions": {"grpc.ssl_target_name_override": name},
-            "tlsCACerts": {"path": ""},
+            "tlsCACerts": {"path": str(_tls_files(network, name, None).ca)},
         }
         for name in spec.orderer.nodes
     }
