@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "harness.cli.demo",
     "harness.cli.chain",
     "harness.cli.network",
+    "harness.cli.seed",
 )
 
 
