@@ -192,22 +192,12 @@ def _orderer_metrics(network: Any, name: str) -> Metrics:
 def connection_profile(network: Any, served: ServedNetwork) -> dict[str, Any]:
     """The common connection profile Fabric SDKs load (fabric-sdk-py's keys included)."""
     spec = network.spec
-    scheme = "grpc" if served.tls == "none" else "grpcs"
-    peers: dict[str, Any] = {}
-    for name, peer in network.peers.items():
-        entry: dict[str, Any] = {
-            "url": f"{scheme}://{served.servers[name].address}",
-            "grpcOptions": {"grpc.ssl_target_name_override": name},
-            "tlsCACerts": {"path": str(Path(peer.identity.tls_dir) / "ca.crt")},
-        }
-        peers[name] = entry
+    peers = {
+        name: _profile_node(network, served, name, peer)
+        for name, peer in network.peers.items()
+    }
     orderers = {
-        name: {
-            "url": f"{scheme}://{served.servers[name].address}",
-            "grpcOptions": {"grpc.ssl_target_name_override": name},
-            "tlsCACerts": {"path": str(_tls_files(network, name, None).ca)},
-        }
-        for name in spec.orderer.nodes
+        name: _profile_node(network, served, name, None) for name in spec.orderer.nodes
     }
     organizations: dict[str, Any] = {}
     for org in spec.orgs:
@@ -236,7 +226,13 @@ def connection_profile(network: Any, served: ServedNetwork) -> dict[str, Any]:
         "name": spec.name,
         "version": "1.0.0",
         "x-type": "hlfv1",
-        "client": {"organization": spec.peer_orgs[0].name if spec.peer_orgs else ""},
+        "client": {
+            "organization": spec.peer_orgs[0].name if spec.peer_orgs else "",
+            # fabric-sdk-py keeps its users' state there and cannot start without it.
+            "credentialStore": {
+                "path": str(Path(network.run.path) / "credential-store")
+            },
+        },
         "channels": channels,
         "organizations": organizations,
         "orderers": orderers,
@@ -247,6 +243,23 @@ def connection_profile(network: Any, served: ServedNetwork) -> dict[str, Any]:
             "tls": served.tls,
             "run_dir": str(network.run.path),
         },
+    }
+
+
+def _profile_node(
+    network: Any, served: ServedNetwork, name: str, peer: Any
+) -> dict[str, Any]:
+    """A peer's or orderer's entry, in the form fabric-sdk-py reads.
+
+    fabric-sdk-py hands ``url`` to gRPC as the target, so it carries no ``grpc://``
+    or ``grpcs://`` scheme (gRPC cannot resolve one), and it opens a TLS channel
+    exactly when ``tlsCACerts.path`` is not empty: empty for a plaintext network.
+    """
+    tls_ca = "" if served.tls == "none" else str(_tls_files(network, name, peer).ca)
+    return {
+        "url": served.servers[name].address,
+        "grpcOptions": {"grpc.ssl_target_name_override": name},
+        "tlsCACerts": {"path": tls_ca},
     }
 
 

@@ -179,6 +179,6 @@ def test_connection_profile_names_every_node(wire: ServedNetwork) -> None:
     assert set(profile["peers"]) == set(wire.network.peers)
     assert set(profile["orderers"]) == set(wire.network.spec.orderer.nodes)
     url = profile["peers"]["peer0.org1"]["url"]
-    assert url == "grpc://" + wire.servers["peer0.org1"].address
+    assert url == wire.servers["peer0.org1"].address  # fabric-sdk-py: no scheme
     assert profile["organizations"]["Org1"]["mspid"] == "Org1MSP"
     assert proposal_pb2  # the stubs used above are the official bindings
