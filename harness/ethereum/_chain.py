@@ -34,8 +34,8 @@ from harness.ethereum._tx import Receipt, SignedTransaction, sign_transaction
 log = logging.getLogger(__name__)
 
 DEFAULT_RECEIPT_TIMEOUT_S = 30.0
-# Anvil 1.7 stalls for seconds with 32 or more unconfirmed transactions; 16 keeps
-# it at full speed (measured on a 2-core machine).
+# Anvil 1.7 mining per transaction stalls for seconds with 32 or more unconfirmed
+# transactions; 16 keeps it going (measured on a 2-core machine).
 DEFAULT_WINDOW = 16
 RESEND_AFTER_S = 0.5
 
@@ -68,6 +68,7 @@ class Chain:
         self.accounts = accounts
         self.url = url
         self._owner = owner  # a process to stop on close (Anvil)
+        self.send_window = DEFAULT_WINDOW  # unconfirmed transactions at once
         self._nonces: dict[str, int] = {}
         self._nonce_lock = threading.Lock()
 
@@ -234,7 +235,7 @@ class Chain:
         self,
         signed: Sequence[SignedTransaction],
         *,
-        window: int = DEFAULT_WINDOW,
+        window: int | None = None,
         timeout: float = DEFAULT_RECEIPT_TIMEOUT_S,
     ) -> list[Receipt]:
         """Send in order with at most ``window`` unconfirmed at once; all receipts.
@@ -244,6 +245,7 @@ class Chain:
         """
         if self.backend.kind == "eth-tester":
             return [self.send(s, timeout=timeout) for s in signed]
+        window = window or self.send_window
         receipts: list[Receipt] = []
         for start in range(0, len(signed), window):
             chunk = signed[start : start + window]
