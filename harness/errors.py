@@ -32,6 +32,10 @@ class MissingDependencyError(HarnessError):
     """A system package or library the harness needs is not installed."""
 
 
+class EngineUnavailableError(MissingDependencyError):
+    """No container engine (Docker) answers where the harness looked for one."""
+
+
 class HsmError(HarnessError):
     """A PKCS#11 token refused or could not do what was asked."""
 
