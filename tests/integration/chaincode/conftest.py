@@ -22,7 +22,10 @@ def chaincode_spec() -> NetworkSpec:
     """The default spec with file keys and the reference chaincodes, whatever the
     bundled spec's implementations say."""
     spec = load_spec("default")
-    orgs = tuple(dataclasses.replace(org, identities="files") for org in spec.orgs)  # type: ignore[arg-type]
+    orgs = tuple(
+        dataclasses.replace(org, identities="files")  # type: ignore[arg-type]
+        for org in spec.orgs
+    )
     chaincodes = tuple(
         dataclasses.replace(cc, implementation=IMPLEMENTATIONS.get(cc.name, cc.name))
         for cc in spec.chaincodes
