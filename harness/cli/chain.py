@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from harness.cli._output import add_report_options, emit, progress
@@ -31,6 +32,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not deploy the token contract or register roles",
     )
+    serve.add_argument(
+        "--artifact",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="deploy this Hardhat or Foundry artifact instead of the harness's contract",
+    )
     add_report_options(serve)
     serve.set_defaults(handler=_serve)
 
@@ -53,14 +61,15 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from harness.ethereum import Chain, TokenClient
+    from harness.ethereum import Chain, TokenClient, load_artifact
     from harness.ethereum._rpc_server import RpcServer
     from harness.runs import RunDir
 
+    artifact = load_artifact(args.artifact) if args.artifact else None
     chain = Chain.eth_tester()
     token_address = None
     if not args.no_deploy:
-        token = TokenClient.deploy(chain)
+        token = TokenClient.deploy(chain, artifact=artifact)
         token.register_default_roles()
         token_address = token.address
     server = RpcServer(chain, host=args.host, port=args.port)

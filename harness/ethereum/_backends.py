@@ -35,6 +35,14 @@ class NonceAlreadyUsed(EthereumError):
     """
 
 
+class CallRevertedError(TransactionRevertedError):
+    """A call reverted; ``data`` keeps the raw revert bytes for JSON-RPC clients."""
+
+    def __init__(self, reason: str, *, data: bytes | None) -> None:
+        super().__init__(reason)
+        self.data = data
+
+
 class ChainBackend(Protocol):
     """What the harness needs from a chain."""
 
@@ -198,7 +206,9 @@ class EthTesterBackend:
             except EvmValidationError as exc:
                 raise EthereumError(f"eth-tester refused the call: {exc}") from exc
         if computation.is_error:
-            raise TransactionRevertedError(_computation_reason(computation))
+            raise CallRevertedError(
+                _computation_reason(computation), data=_revert_data(computation)
+            )
         return bytes(computation.output)
 
     def estimate_gas(self, sender: bytes, to: bytes | None, data: bytes) -> int:
@@ -301,6 +311,15 @@ def _computation_reason(computation: Any) -> str:
     return (
         type(error).__name__ if not str(error) else f"{type(error).__name__}: {error}"
     )
+
+
+def _revert_data(computation: Any) -> bytes | None:
+    from eth.exceptions import Revert
+
+    error = computation.error
+    if isinstance(error, Revert) and error.args:
+        return bytes(error.args[0])
+    return None
 
 
 def _classify_rejection(message: str) -> EthereumError:

@@ -125,11 +125,18 @@ class RpcServer:
         return self.methods.dispatch(request["method"], params)
 
 
+def _reverted(exc: TransactionRevertedError) -> RpcError:
+    """A revert as geth reports it: code 3, the reason, and the revert bytes."""
+    data = getattr(exc, "data", None)
+    hex_data = "0x" + data.hex() if data else None
+    return RpcError(EXECUTION_REVERTED, f"execution reverted: {exc.reason}", hex_data)
+
+
 def _as_rpc_error(method: str, exc: Exception) -> RpcError:
     if isinstance(exc, RpcError):
         return exc
     if isinstance(exc, TransactionRevertedError):
-        return RpcError(EXECUTION_REVERTED, f"execution reverted: {exc.reason}")
+        return _reverted(exc)
     if isinstance(exc, EthereumError | ConfigError):
         return RpcError(SERVER_ERROR, str(exc))
     log.exception("JSON-RPC %s failed", method)
@@ -320,9 +327,7 @@ class RpcMethods:
                 block_id,
             )
         except TransactionRevertedError as exc:
-            raise RpcError(
-                EXECUTION_REVERTED, f"execution reverted: {exc.reason}"
-            ) from None
+            raise _reverted(exc) from None
         return "0x" + output.hex()
 
     def estimate_gas(self, request: dict[str, Any], block: Any = "latest") -> str:
@@ -491,7 +496,9 @@ def _rpc_dict(value: dict[str, Any], kind: str) -> dict[str, Any]:
             out["removed"] = False
             continue
         name = renames.get(key) or _camel(key)
-        if key in ("r", "s") and isinstance(item, int):
+        if key in ("to", "contract_address") and item in ("", b""):
+            out[name] = None  # a contract creation has no recipient
+        elif key in ("r", "s") and isinstance(item, int):
             out[name] = "0x" + item.to_bytes(32, "big").hex()
         elif key == "logs":
             out[name] = [_rpc(v, "log") for v in item]

@@ -138,6 +138,7 @@ def test_eth_call_revert_carries_the_reason(client: Http, server: RpcServer) -> 
     )
     assert reply["error"]["code"] == 3
     assert reply["error"]["message"] == "execution reverted: token does not exist"
+    assert reply["error"]["data"].startswith("0x08c379a0")  # Error(string), for ethers
 
     count = client.result(
         "eth_call",
