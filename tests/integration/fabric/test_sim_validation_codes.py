@@ -193,11 +193,11 @@ def test_a_replayed_envelope_is_a_duplicate(
     name = key("replay")
     prepared = client.endorse(CHANNEL, "counter", "incr", [name])
     assert client.submit_prepared(prepared).code_name == "VALID"
-    ledger = sim_network.peers["peer0.org2"].ledger(CHANNEL)
-    height = ledger.height
+    height = sim_network.orderer(CHANNEL).height  # the next block is ours
     client.broadcast(prepared)
-    block = next_block(sim_network, height)
+    block = next_block(sim_network, height)  # on peer0.org1, which gave the status
     assert tx_filter(block) == [9]  # DUPLICATE_TXID
+    ledger = sim_network.peers["peer0.org2"].ledger(CHANNEL)
     assert ledger.wait_for_block(height, WAIT_S) is not None
     assert [s.code for s in ledger.tx_statuses(prepared.tx_id)] == [0, 9]
     assert value_of(client, name, "counter") == b"1"  # applied once
@@ -263,7 +263,7 @@ def test_garbage(client: FabricClient, sim_network: SimNetwork) -> None:
     envelope = common_pb2.Envelope(
         payload=data, signature=client.identity.signer.sign(data)
     )
-    height = sim_network.peers["peer0.org1"].ledger(CHANNEL).height
+    height = sim_network.orderer(CHANNEL).height  # the next block is ours
     orderer.broadcast(envelope.SerializeToString())
     block = next_block(sim_network, height)
     assert list(block.data.data) == [envelope.SerializeToString()]  # kept in the block
