@@ -43,6 +43,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -295,7 +296,7 @@ def _fill_module(module: ModuleType, file: _descriptor.FileDescriptor) -> None:
     namespace = module.__dict__
     namespace["DESCRIPTOR"] = file
     for name, message in file.message_types_by_name.items():
-        namespace[name] = message_factory.GetMessageClass(message)
+        namespace[name] = _message_class(message)
         _add_descriptor_constants(namespace, message, "")
     for name, enum in file.enum_types_by_name.items():
         namespace[name] = enum_type_wrapper.EnumTypeWrapper(enum)
@@ -304,6 +305,21 @@ def _fill_module(module: ModuleType, file: _descriptor.FileDescriptor) -> None:
             namespace[value.name] = value.number
     for name, service in file.services_by_name.items():
         namespace[f"_{name.upper()}"] = service
+
+
+def _message_class(message: _descriptor.Descriptor) -> type[Any]:
+    """The class for ``message``, its nested classes reachable as attributes.
+
+    upb sets them itself; the pure-Python backend leaves out some (map entries such
+    as ``ChaincodeProposalPayload.TransientMapEntry``) that the old modules had.
+    """
+    cls = message_factory.GetMessageClass(message)
+    for nested in message.nested_types:
+        if not hasattr(cls, nested.name):
+            setattr(cls, nested.name, _message_class(nested))
+        else:
+            _message_class(nested)
+    return cls
 
 
 def _add_descriptor_constants(
