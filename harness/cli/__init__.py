@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "harness.cli.chain",
     "harness.cli.network",
     "harness.cli.seed",
+    "harness.cli.importer",
 )
 
 
