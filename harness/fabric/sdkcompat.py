@@ -117,7 +117,10 @@ def installed() -> Iterator[None]:
 
 def proto_modules() -> list[str]:
     """Every ``hfc.protos...._pb2`` module fabric-sdk-py ships, by module name."""
-    spec = importlib.util.find_spec("hfc.protos")
+    try:
+        spec = importlib.util.find_spec("hfc.protos")  # imports the parent, hfc
+    except ModuleNotFoundError:
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise SdkCompatError(
             "fabric-sdk-py is not installed",
