@@ -3,13 +3,16 @@ every role check and revert reason, auto-retire, events, token id counting."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.errors import TransactionRevertedError
 from harness.ethereum import Roles, TokenClient, TokenType
+from harness.ethereum._artifacts import CONTRACTS_DIR
 
 REC = TokenType.RENEWABLE_ENERGY_CERTIFICATE
 OFFSET = TokenType.CARBON_EMISSIONS_OFFSET
@@ -416,3 +419,116 @@ def test_role_events_name_role_account_and_sender(token: TokenClient) -> None:
     assert names == [("RoleGranted", consumer), ("RoleGranted", consumer)]
     sender = token.events(receipt)[0].args["sender"]
     assert sender == token.chain.account("admin").address.lower()
+
+
+# -- ERC-1155 receivers: hand-assembled contracts that answer any call with a
+# fixed bytes4, the right one (accepts) or a wrong one (rejects)
+
+ON_RECEIVED = "f23a6e61"  # onERC1155Received(address,address,uint256,uint256,bytes)
+ON_BATCH_RECEIVED = "bc197c81"  # onERC1155BatchReceived(...)
+
+
+def _deploy_answering(token: TokenClient, answer_hex: str) -> str:
+    # runtime: PUSH4 answer, PUSH1 224, SHL, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN
+    runtime = bytes.fromhex(f"63{answer_hex}60e01b60005260206000f3")
+    # creation: PUSH16 runtime, PUSH1 0, MSTORE, PUSH1 16, PUSH1 16, RETURN
+    creation = bytes.fromhex("6f") + runtime + bytes.fromhex("60005260106010f3")
+    admin = token.chain.account("admin")
+    receipt = token.chain.transact(admin, to=None, data=creation, gas=100_000)
+    assert receipt.contract_address is not None
+    token.register_consumer(receipt.contract_address)
+    return receipt.contract_address
+
+
+def test_transfer_to_an_accepting_receiver(token: TokenClient) -> None:
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
+    receiver = _deploy_answering(token, ON_RECEIVED)
+    token.transfer("consumer_1", receiver, created.token_id, 4)
+    assert token.balances(receiver, created.token_id).available == 4
+
+
+def test_transfer_to_a_rejecting_receiver(token: TokenClient) -> None:
+    created = token.issue(
+        **issue_args(issuer="rec_dealer", token_type=REC, quantity=10)
+    )
+    receiver = _deploy_answering(token, "deadbeef")
+    with reverts("recipient rejected the tokens"):
+        token.transfer("consumer_1", receiver, created.token_id, 1)
+
+
+def test_batch_transfer_and_its_receiver_checks(token: TokenClient) -> None:
+    first = token.issue(**issue_args(issuer="rec_dealer", token_type=REC, quantity=10))
+    second = token.issue(**issue_args(issuer="offset_dealer", token_type=OFFSET))
+    owner = token.chain.account("consumer_1").address
+    ids, amounts = [first.token_id, second.token_id], [2, 3]
+
+    accepting = _deploy_answering(token, ON_BATCH_RECEIVED)
+    send(
+        token,
+        "consumer_1",
+        "safeBatchTransferFrom",
+        owner,
+        accepting,
+        ids,
+        amounts,
+        b"",
+    )
+    assert token.balances(accepting, second.token_id).available == 3
+
+    rejecting = _deploy_answering(token, ON_RECEIVED)  # the single-transfer answer
+    with reverts("recipient rejected the tokens"):
+        send(
+            token,
+            "consumer_1",
+            "safeBatchTransferFrom",
+            owner,
+            rejecting,
+            ids,
+            [1, 1],
+            b"",
+        )
+    token.register_consumer(token.address)  # a contract with no such function
+    with reverts("recipient is not an ERC1155 receiver"):
+        send(
+            token,
+            "consumer_1",
+            "safeBatchTransferFrom",
+            owner,
+            token.address,
+            ids,
+            [1, 1],
+            b"",
+        )
+    audited = token.issue(**issue_args()).token_id
+    other = token.chain.account("consumer_2").address
+    with reverts("audited emissions tokens are not transferable"):
+        send(
+            token,
+            "consumer_1",
+            "safeBatchTransferFrom",
+            owner,
+            other,
+            [audited],
+            [1],
+            b"",
+        )
+
+
+def test_token_type_view(token: TokenClient) -> None:
+    created = token.issue(**issue_args(issuer="offset_dealer", token_type=OFFSET))
+    assert token._read("getTokenTypeId", [created.token_id]) == (OFFSET,)
+    with reverts("token does not exist"):
+        token._read("getTokenTypeId", [created.token_id + 1])
+
+
+def test_every_revert_reason_in_the_source_is_tested() -> None:
+    source = (CONTRACTS_DIR / "src" / "EmissionsTokenNetwork.sol").read_text()
+    reasons = set(re.findall(r'require\([^;]*?,\s*"([^"]+)"\s*\)', source, re.DOTALL))
+    reasons |= set(re.findall(r'revert\("([^"]+)"\)', source))
+    reasons |= set(re.findall(r'return "(caller is not [^"]+)"', source))
+    assert len(reasons) >= 20
+    tests = Path(__file__).read_text()
+    untested = sorted(r for r in reasons if f'"{r}"' not in tests)
+    assert untested == []
