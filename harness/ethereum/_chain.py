@@ -221,6 +221,9 @@ class Chain:
 
         one already mined returns its receipt and is not executed again.
         """
+        log.debug(
+            "send %s (nonce %s of %s)", signed.tx_hash, signed.nonce, signed.sender
+        )
         try:
             receipt = self.backend.send_raw(signed.raw)
         except NonceAlreadyUsed:

@@ -348,9 +348,8 @@ class RpcMethods:
                 return None
             if receipt.get("block_number") is None:
                 return None
-            block = self.tester.get_block_by_number(receipt["block_number"])
         out = _rpc(receipt, kind="receipt")
-        out["logsBloom"] = _bloom(block["logs_bloom"])
+        out["logsBloom"] = _receipt_bloom(receipt["logs"])
         return out
 
     def get_transaction_by_hash(self, tx_hash: str) -> Any:
@@ -514,6 +513,17 @@ def _rpc_block(block: dict[str, Any]) -> dict[str, Any]:
     out["logsBloom"] = _bloom(block["logs_bloom"])
     out["prevRandao"] = out.get("mixHash")
     return dict(out)
+
+
+def _receipt_bloom(logs: list[dict[str, Any]]) -> str:
+    from eth_bloom.bloom import BloomFilter
+
+    bloom = BloomFilter()
+    for entry in logs:
+        bloom.add(_hex_bytes(entry["address"]))
+        for topic in entry["topics"]:
+            bloom.add(_hex_bytes(topic))
+    return _bloom(int(bloom))
 
 
 def _bloom(value: Any) -> str:

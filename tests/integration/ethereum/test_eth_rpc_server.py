@@ -102,6 +102,7 @@ def test_send_raw_issue_then_read_receipt_block_and_logs(
     assert token_created["removed"] is False
 
     block = client.result("eth_getBlockByNumber", receipt["blockNumber"], True)
+    assert block["logsBloom"] == receipt["logsBloom"]  # one transaction per block
     assert block["transactions"][0]["hash"] == tx_hash
     assert block["transactions"][0]["input"].startswith("0x")
     transaction = client.result("eth_getTransactionByHash", tx_hash)
