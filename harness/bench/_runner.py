@@ -73,6 +73,24 @@ class Second:
 
 
 @dataclass
+class PhaseStats:
+    """Totals of the operations issued in one measured phase."""
+
+    offered: int = 0
+    sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def merge(self, other: PhaseStats) -> None:
+        self.offered += other.offered
+        self.sent += other.sent
+        self.succeeded += other.succeeded
+        self.failed += other.failed
+        self.latency.merge(other.latency)
+
+
+@dataclass
 class Recorder:
     """One worker's measurements; merged with the others' at the end."""
 
@@ -80,6 +98,7 @@ class Recorder:
     stages: dict[str, LatencyHistogram] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     seconds: dict[int, Second] = field(default_factory=dict)
+    phases: dict[int, PhaseStats] = field(default_factory=dict)
     sent: int = 0
     succeeded: int = 0
     first_send: float | None = None
@@ -92,6 +111,12 @@ class Recorder:
         entry = self.seconds.get(key)
         if entry is None:
             entry = self.seconds[key] = Second()
+        return entry
+
+    def phase(self, number: int) -> PhaseStats:
+        entry = self.phases.get(number)
+        if entry is None:
+            entry = self.phases[number] = PhaseStats()
         return entry
 
     def add_failure(self, failure: FailureClass, offset: float) -> None:
@@ -107,6 +132,8 @@ class Recorder:
             self.failed[name] = self.failed.get(name, 0) + n
         for key, second in other.seconds.items():
             self.second(key).merge(second)
+        for number, stats in other.phases.items():
+            self.phase(number).merge(stats)
         self.sent += other.sent
         self.succeeded += other.succeeded
         self.first_send = _min(self.first_send, other.first_send)
@@ -118,7 +145,12 @@ class Recorder:
 class _Ticket:
     index: int
     intended: float  # perf_counter time the operation should start
-    measured: bool
+    phase: int  # number of the measured phase it belongs to; -1: warm-up
+
+    @property
+    def measured(self) -> bool:
+        return self.phase >= 0
+
     release: threading.Semaphore | None = None  # a fixed-load slot to give back
 
 
@@ -225,6 +257,7 @@ class BenchmarkRunner:
         self._offered_first: float | None = None
         self._offered_last: float | None = None
         self._offered_seconds: dict[int, int] = {}
+        self._offered_phases: dict[int, int] = {}
         self._unsent = 0
         self._outstanding = 0  # issued and not yet finished or dropped
         self._finished = threading.Event()
@@ -295,9 +328,9 @@ class BenchmarkRunner:
         try:
             offset = self._origin
             index = 0
-            for number, phase in enumerate(self.schedule.all_phases):
-                measured = not (self.schedule.warmup is not None and number == 0)
-                index = self._dispatch_phase(phase, offset, index, measured)
+            first = -1 if self.schedule.warmup is not None else 0
+            for number, phase in enumerate(self.schedule.all_phases, start=first):
+                index = self._dispatch_phase(phase, offset, index, number)
                 offset += phase.duration_s
                 if self.stop_event.is_set() or self._count_reached():
                     break
@@ -308,8 +341,9 @@ class BenchmarkRunner:
             self._dispatch_done.set()
 
     def _dispatch_phase(
-        self, phase: Phase, start: float, index: int, measured: bool
+        self, phase: Phase, start: float, index: int, number: int
     ) -> int:
+        measured = number >= 0
         log.debug("phase %s from +%.2f s", describe_phase(phase), start - self._origin)
         end = start + phase.duration_s
         if isinstance(phase, FixedLoad):
@@ -319,14 +353,14 @@ class BenchmarkRunner:
                 if remaining <= 0:
                     break
                 if slots.acquire(timeout=min(remaining, _POLL_S)):
-                    self._issue(index, time.perf_counter(), measured, slots)
+                    self._issue(index, time.perf_counter(), number, slots)
                     index += 1
             return index
         for at in phase.intended_times():
             if self.stop_event.is_set() or self._count_reached(measured):
                 break
             _sleep_until(start + at, self.stop_event)
-            self._issue(index, start + at, measured, None)
+            self._issue(index, start + at, number, None)
             index += 1
         return index
 
@@ -334,10 +368,11 @@ class BenchmarkRunner:
         self,
         index: int,
         intended: float,
-        measured: bool,
+        phase: int,
         release: threading.Semaphore | None,
     ) -> None:
-        if measured:
+        if phase >= 0:
+            self._offered_phases[phase] = self._offered_phases.get(phase, 0) + 1
             self._offered += 1
             self._offered_first = _min(self._offered_first, intended)
             self._offered_last = intended
@@ -345,7 +380,7 @@ class BenchmarkRunner:
             self._offered_seconds[second] = self._offered_seconds.get(second, 0) + 1
         with self._inflight_lock:
             self._outstanding += 1
-        self._queue.put(_Ticket(index, intended, measured, release))
+        self._queue.put(_Ticket(index, intended, phase, release))
 
     def _count_reached(self, measured: bool = True) -> bool:
         limit = self.schedule.count
@@ -405,10 +440,15 @@ class BenchmarkRunner:
         recorder.first_send = _min(recorder.first_send, started)
         recorder.last_send = _max(recorder.last_send, started)
         recorder.last_end = _max(recorder.last_end, ended)
+        phase = recorder.phase(ticket.phase)
+        phase.sent += 1
         if failure is not None:
+            phase.failed += 1
             recorder.add_failure(failure, ended - base)
             return
         latency = ended - ticket.intended
+        phase.succeeded += 1
+        phase.latency.record(latency)
         recorder.succeeded += 1
         recorder.latency.record(latency)
         second = recorder.second(ended - base)
@@ -460,6 +500,8 @@ class BenchmarkRunner:
                 totals.merge(recorder)
         for second, count in self._offered_seconds.items():
             totals.second(second).offered += count
+        for number, count in self._offered_phases.items():
+            totals.phase(number).offered += count
         with self._inflight_lock:
             abandoned = sum(1 for t in self._inflight.values() if t.measured)
             unsent = self._unsent + sum(1 for t in _drain(self._queue) if t.measured)

@@ -41,6 +41,10 @@ class WorkloadError(HarnessError):
     """A workload could not be set up or named."""
 
 
+class WorkloadUnavailableError(ConfigError):
+    """A benchmark names a workload or limit whose system is not built yet."""
+
+
 class OperationFailed(HarnessError):
     """An operation failed in a way its workload has already classified."""
 
@@ -216,7 +220,7 @@ def workload_entry(name: str) -> WorkloadEntry:
 def create_workload(name: str, options: Mapping[str, Any] | None = None) -> Workload:
     entry = workload_entry(name)
     if entry.factory is None:
-        raise ConfigError(
+        raise WorkloadUnavailableError(
             f"workload {name!r} is not available yet: {entry.unavailable}",
             hint="runnable now: " + ", ".join(available_workloads()),
         )
@@ -230,3 +234,45 @@ def available_workloads() -> list[str]:
 
 def _load_builtins() -> None:
     import harness.bench._workloads  # noqa: F401  (registers on import)
+
+
+# -- component limits a benchmark file may name
+
+
+@dataclass(frozen=True)
+class LimitEntry:
+    name: str
+    probe: LimitProbe | None
+    unavailable: str | None = None
+
+
+_LIMITS: dict[str, LimitEntry] = {}
+
+
+def register_limit(
+    name: str, probe: LimitProbe | None, *, unavailable: str | None = None
+) -> None:
+    """Make a component limit probe known by ``name`` (rates in ops per second)."""
+    if probe is None and unavailable is None:
+        raise WorkloadError(f"limit {name!r} needs a probe or a reason")
+    _LIMITS[name] = LimitEntry(name, probe, unavailable)
+
+
+def limit_entry(name: str) -> LimitEntry:
+    _load_builtins()
+    try:
+        return _LIMITS[name]
+    except KeyError:
+        known = ", ".join(sorted(_LIMITS))
+        raise ConfigError(
+            f"unknown limit {name!r}", hint=f"known limits: {known}"
+        ) from None
+
+
+def limit_probe(name: str) -> LimitProbe:
+    entry = limit_entry(name)
+    if entry.probe is None:
+        raise WorkloadUnavailableError(
+            f"limit {name!r} cannot be measured yet: {entry.unavailable}"
+        )
+    return entry.probe

@@ -22,8 +22,10 @@ _COMMAND_MODULES = (
     "harness.cli.demo",
     "harness.cli.chain",
     "harness.cli.network",
+    "harness.cli.run",
     "harness.cli.seed",
     "harness.cli.importer",
+    "harness.cli.bench",
 )
 
 
