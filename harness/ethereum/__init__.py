@@ -1,21 +1,27 @@
 """The Ethereum side: an eth-tester chain (or any JSON-RPC node, or Anvil), its
 JSON-RPC endpoint, the emissions token network contract and the token client.
 
-    chain = Chain.eth_tester()
-    token = TokenClient.deploy(chain)
+    chain = Chain.eth_tester()            # or Chain.connect(url), or start_anvil()
+    token = TokenClient.deploy(chain)     # or TokenClient(chain, address, artifact)
     token.register_default_roles()
-    created = token.issue("emissions_auditor", "consumer_1", TokenType.AUDITED_EMISSIONS,
-                          1000, from_date, thru_date)
+    signed = token.build_issue("emissions_auditor", "consumer_1",
+                               token_type=TokenType.AUDITED_EMISSIONS, quantity=1000,
+                               from_date=start, thru_date=end)
+    record(signed.to_json())              # before sending: resendable after a crash
+    created = token.send_issue(signed)    # TokenCreated; sending again mints nothing
 """
 
 from harness.ethereum._abi import ContractAbi, DecodedEvent
 from harness.ethereum._accounts import DEFAULT_ACCOUNT_NAMES, Account, Accounts
+from harness.ethereum._anvil import find_anvil, start_anvil
 from harness.ethereum._artifacts import (
     ContractArtifact,
     default_token_artifact,
     load_artifact,
 )
+from harness.ethereum._bench import run_issue_benchmark
 from harness.ethereum._chain import Chain, Snapshot
+from harness.ethereum._rpc_server import RpcServer
 from harness.ethereum._token import (
     AUDITED_EMISSIONS_DESCRIPTION,
     Balances,
@@ -40,12 +46,16 @@ __all__ = [
     "Log",
     "Receipt",
     "Roles",
+    "RpcServer",
     "SignedTransaction",
     "Snapshot",
     "TokenClient",
     "TokenCreated",
     "TokenType",
     "default_token_artifact",
+    "find_anvil",
     "issue_gas_limit",
     "load_artifact",
+    "run_issue_benchmark",
+    "start_anvil",
 ]
