@@ -109,7 +109,7 @@ class DockerBackend:
         try:
             self.run.set_status("starting")
             self.run.write_text("spec.yaml", dump_spec(self.spec))
-            rendered = self._render()
+            rendered = self.render()
             self._start_nodes(rendered)
             self._wait_healthy(rendered, ready_timeout)
             self._create_channels(rendered)
@@ -198,7 +198,9 @@ class DockerBackend:
 
     # --- steps -----------------------------------------------------------------------
 
-    def _render(self) -> RenderedNetwork:
+    def render(self) -> RenderedNetwork:
+        """Token, crypto material and every config in the run folder; no engine
+        needed (``fabric-docker.yml`` runs this before ``docker compose up``)."""
         from harness.hsm import SoftHsm, Token
 
         crypto = self.run.path / "crypto"

@@ -10,6 +10,7 @@ written owner-only and the PIN is never logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ TOOLS_IMAGE = "hyperledger/fabric-tools:2.5"
 COMPOSE_FILE = "docker-compose.yaml"
 CONFIGTX_DIR = "configtx"
 CHANNEL_SCRIPT = "create-channels.sh"
+NODES_FILE = "nodes.json"
 CHAINCODE_SERVER_PORT = 9999
 _KB = 1024
 _MB = 1024 * 1024
@@ -782,6 +784,17 @@ def render_network(
     write_atomic(script, render_channel_script(spec, layouts, crypto_root))
     script.chmod(0o755)
     _write_chaincode_packages(spec, root)
+    nodes = [
+        {
+            "name": layout.name,
+            "host": layout.host,
+            "kind": layout.kind,
+            "listen_port": layout.listen_port,
+            "operations_port": layout.operations_port,
+        }
+        for layout in layouts.values()
+    ]
+    write_atomic(root / NODES_FILE, json.dumps(nodes, indent=2) + "\n")
     log.info(
         "rendered %s for Docker: %d nodes, %d channels in %s",
         spec.name,
@@ -802,8 +815,6 @@ def render_network(
 
 def _write_chaincode_packages(spec: NetworkSpec, root: Path) -> None:
     """connection.json and metadata.json of each chaincode-as-a-service package."""
-    import json
-
     for chaincode in spec.chaincodes:
         folder = root / "chaincode" / chaincode.name
         connection = {
