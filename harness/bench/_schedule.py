@@ -67,9 +67,9 @@ class LinearRamp:
         k = 0
         while True:
             root = math.sqrt(max(r0 * r0 + 4 * a * k, 0.0))
-            if r0 + root <= 0:
+            if k and r0 + root <= 0:
                 return
-            t = 2 * k / (r0 + root)
+            t = 2 * k / (r0 + root) if k else 0.0
             if t >= d:
                 return
             yield t
