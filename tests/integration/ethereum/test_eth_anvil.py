@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,40 @@ def test_missing_anvil_is_a_clear_error(
     monkeypatch.setenv("HARNESS_ANVIL", str(tmp_path / "no-anvil-here"))
     with pytest.raises(MissingDependencyError, match="no-anvil-here is not executable"):
         start_anvil(log_path=tmp_path / "never-started.log")
+
+
+class _PoolDropper:
+    """Fault injection on a real Anvil that does not mine by itself: the first
+    batch sent is dropped from the node's pool (``anvil_dropAllTransactions``),
+    as a stalled node loses what it held; later batches are sent and mined."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.batches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def send_raw_batch(self, raws: Any) -> Any:
+        outcomes = self.inner.send_raw_batch(raws)
+        self.batches += 1
+        if self.batches == 1:
+            self.inner.request("anvil_dropAllTransactions", [])
+        else:
+            self.inner.request("evm_mine", [])
+        return outcomes
+
+
+def test_transactions_lost_by_the_node_are_resent(tmp_path: Path) -> None:
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed (npm ci --prefix contracts installs it)")
+    with start_anvil(log_path=tmp_path / "anvil.log", block_time=None) as chain:
+        token = TokenClient.deploy(chain)
+        token.register_default_roles()
+        chain.backend.request("evm_setAutomine", [False])  # type: ignore[attr-defined]
+        dropper = _PoolDropper(chain.backend)
+        chain.backend = dropper
+        created = token.issue_many([_spec(i) for i in range(20)], window=20)
+    assert dropper.batches == 2  # the whole window was sent again, once
+    assert [c.token_id for c in created] == list(range(1, 21))
+    assert len({c.block_number for c in created}) == 1
