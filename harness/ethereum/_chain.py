@@ -232,6 +232,13 @@ class Chain:
             receipt = self.backend.receipt(signed.tx_hash)
             if receipt is None and self.backend.kind == "eth-tester":
                 raise self._lost(signed, 0) from None
+        except TransactionRevertedError as exc:
+            # Hardhat answers a send that reverted with an error, yet mines it.
+            receipt = wait_for_receipt(self.backend, signed.tx_hash, timeout=2.0)
+            if receipt is None:
+                raise TransactionRevertedError(
+                    exc.reason, tx_hash=signed.tx_hash
+                ) from None
         if receipt is None:
             receipt = wait_for_receipt(self.backend, signed.tx_hash, timeout=timeout)
         if receipt is None:
@@ -264,7 +271,8 @@ class Chain:
     ) -> list[Receipt]:
         outcomes = self.backend.send_raw_batch([s.raw for s in chunk])
         for tx, outcome in zip(chunk, outcomes, strict=True):
-            if outcome is not None and not isinstance(outcome, NonceAlreadyUsed):
+            accepted = (NonceAlreadyUsed, TransactionRevertedError)  # see send()
+            if outcome is not None and not isinstance(outcome, accepted):
                 raise EthereumError(f"{tx.tx_hash} was rejected: {outcome}")
         found: dict[str, Receipt] = {}
         deadline = time.monotonic() + timeout
