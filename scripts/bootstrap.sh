@@ -13,6 +13,11 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 declare -A SYSTEM_PACKAGES=(
   [softhsm2]=/usr/bin/softhsm2-util
 )
+# Headless Chromium renders the benchmark's report.html in a test; without it that
+# test skips, so it is installed only where apt can run (as root).
+if [ ! -e /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  SYSTEM_PACKAGES[chromium]=/usr/bin/chromium
+fi
 
 missing=()
 for package in "${!SYSTEM_PACKAGES[@]}"; do
