@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint typecheck unit bench slow setup clean
 
 demo: $(STAMP)
-	$(BIN)/harness demo
+	$(BIN)/harness run
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -m "not slow and not benchmark" $(PYTEST_ARGS)

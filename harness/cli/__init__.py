@@ -19,7 +19,6 @@ from harness.errors import HarnessError
 # the command functions so that ``harness --help`` stays fast.
 _COMMAND_MODULES = (
     "harness.cli.hsm",
-    "harness.cli.demo",
     "harness.cli.chain",
     "harness.cli.network",
     "harness.cli.run",

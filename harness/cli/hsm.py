@@ -4,6 +4,7 @@
     harness hsm enroll    an identity whose key is generated on the token
     harness hsm inspect   every key and HSM identity checked the way Fabric needs
     harness hsm bench     signatures per second: raw token vs the harness signer
+    harness hsm workflow  all of it in a new run folder, with a summary
 
 PINs come from --pin / --so-pin, else HARNESS_HSM_PIN / HARNESS_HSM_SO_PIN, else the
 SIG's defaults; they are never printed or logged.
@@ -79,6 +80,12 @@ def register(subparsers: Any) -> None:
     _run_option(inspect)
     add_report_options(inspect)
     inspect.set_defaults(handler=_inspect)
+
+    workflow = commands.add_parser(
+        "workflow", help="the whole HSM workflow in a new run folder, with its checks"
+    )
+    add_report_options(workflow)
+    workflow.set_defaults(handler=run_workflow)
 
     bench = commands.add_parser(
         "bench", help="signatures per second: raw token vs signer"
@@ -265,7 +272,7 @@ def _yes(flag: bool) -> str:
 
 
 def run_workflow(args: argparse.Namespace) -> int:
-    """The HSM workflow with a readable summary (``harness demo`` calls this)."""
+    """The HSM workflow with a readable summary (``harness hsm workflow``)."""
     from harness.identity import run_hsm_workflow
 
     run = RunDir.create("demo", args.run_dir)

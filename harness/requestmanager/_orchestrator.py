@@ -395,14 +395,16 @@ class RequestManager:
         return None
 
     def _datalock(self, function: str, argument: str) -> bytes:
-        from harness.fabric.client import ChaincodeError
+        from harness.fabric.client import EndorsementError
 
         try:
             result = self.fabric.submit(
                 self.channel, self.lock_chaincode, function, [argument]
             )
-        except ChaincodeError as exc:
-            if getattr(exc, "status", 500) in (404, 409):
+        except (
+            EndorsementError
+        ) as exc:  # the chaincode refused (e.g. 409 already locked)
+            if exc.status in (404, 409):
                 raise _Refused(str(exc)) from None
             raise
         if not result.valid:

@@ -19,7 +19,8 @@ _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 class AuditPolicy(Protocol):
     """``refusal(records)``: None to allow the audit, else the reason to refuse it."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def refusal(self, records: Sequence[Mapping[str, Any]]) -> str | None: ...
 

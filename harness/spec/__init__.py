@@ -9,6 +9,7 @@
 from harness.spec._errors import SpecError
 from harness.spec._loader import (
     NETWORKS_DIR,
+    YamlNode,
     dump_spec,
     load_spec,
     parse_spec,
@@ -63,6 +64,7 @@ __all__ = [
     "SpecError",
     "TimingProfile",
     "User",
+    "YamlNode",
     "allocate_ports",
     "dump_spec",
     "load_spec",

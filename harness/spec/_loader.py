@@ -187,6 +187,9 @@ class _Node:
         return size
 
 
+YamlNode = _Node  # public name: scenario and benchmark files validate the same way
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"

@@ -216,8 +216,8 @@ def test_bench_refuses_zero_threads(env: dict[str, str]) -> None:
     )
 
 
-def test_demo_runs_the_hsm_workflow(env: dict[str, str]) -> None:
-    done = harness("demo", "--json", env=env)
+def test_workflow_runs_the_whole_hsm_workflow(env: dict[str, str]) -> None:
+    done = harness("hsm", "workflow", "--json", env=env)
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

@@ -58,11 +58,14 @@ def sim_spec(
     ``counter`` chaincode beside the others, and optionally other batch settings."""
     spec = load_spec(name)
     orgs = tuple(dataclasses.replace(org, identities=identities) for org in spec.orgs)  # type: ignore[arg-type]
-    counter = ChaincodeSpec(
-        name="counter",
-        implementation="counter",
-        endorsement_policy="MAJORITY Endorsement",
-        channels=(CHANNEL,),
+    counter, kvstore = (
+        ChaincodeSpec(
+            name=name,
+            implementation=name,
+            endorsement_policy="MAJORITY Endorsement",
+            channels=(CHANNEL,),
+        )
+        for name in ("counter", "kvstore")
     )
     channels = spec.channels
     if max_message_count is not None or batch_timeout_s is not None:
@@ -79,7 +82,10 @@ def sim_spec(
             for channel in spec.channels
         )
     return dataclasses.replace(
-        spec, orgs=orgs, channels=channels, chaincodes=(*spec.chaincodes, counter)
+        spec,
+        orgs=orgs,
+        channels=channels,
+        chaincodes=(*spec.chaincodes, counter, kvstore),
     )
 
 

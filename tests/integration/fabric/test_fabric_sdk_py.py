@@ -32,7 +32,7 @@ sdkcompat.install()
 from hfc.fabric import Client  # noqa: E402  (needs the import hook above)
 
 CHANNEL = "utilityemissionchannel"
-CHAINCODE = "utilityemissions"  # the kvstore test chaincode in networks/files.yaml
+CHAINCODE = "kvstore"  # the test chaincode in networks/files.yaml
 PEERS = ["peer0.org1", "peer0.org2"]  # one per org: MAJORITY of two orgs needs both
 EVENT_TIMEOUT_S = 10
 T = TypeVar("T")

@@ -22,19 +22,20 @@ from harness.fabric.grpc import ServedNetwork, serve_network
 from harness.fabric.sim import SimNetwork
 from harness.fabric.sim._block import check_link
 from harness.runs import RunDir
-from harness.spec import load_spec
+
+from .conftest import sim_spec
 
 pytestmark = pytest.mark.hsm
 
 CHANNEL = "utilityemissionchannel"
-CHAINCODE = "utilityemissions"
+CHAINCODE = "kvstore"
 VALID = transaction_pb2.TxValidationCode.Value("VALID")
 
 
 @pytest.fixture(scope="module")
 def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNetwork]:
     run = RunDir.create("network", tmp_path_factory.mktemp("runs"))
-    network = SimNetwork.start(load_spec("default"), run)
+    network = SimNetwork.start(sim_spec("default", identities="hsm"), run)
     try:
         on_wire = serve_network(network)
         try:

@@ -25,7 +25,7 @@ from harness.runs import RunDir
 from harness.spec import NetworkSpec
 
 CHANNEL = "utilityemissionchannel"
-CC = "utilityemissions"
+CC = "kvstore"
 WAIT_S = 20.0
 
 StartNetwork = Callable[[NetworkSpec], SimNetwork]

@@ -13,7 +13,7 @@ from harness.fabric.sim import BlockStore, SimNetwork, block_hash
 from harness.spec import NetworkSpec
 
 CHANNEL = "utilityemissionchannel"
-CC = "utilityemissions"
+CC = "kvstore"
 WAIT_S = 30.0
 CLIENTS = 3
 

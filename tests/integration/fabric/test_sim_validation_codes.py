@@ -29,7 +29,7 @@ from harness.identity import Organization
 from harness.identity._signer import curve_order
 
 CHANNEL = "utilityemissionchannel"
-CC = "utilityemissions"
+CC = "kvstore"
 WAIT_S = 20.0  # a deadline for commits, never a timing assertion
 ORG1 = ["peer0.org1"]
 ORG2 = ["peer0.org2"]

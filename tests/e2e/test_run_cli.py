@@ -1,0 +1,70 @@
+"""``harness run``: the main job as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.hsm
+
+
+def harness(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def env(runs_root: Path) -> dict[str, str]:
+    return dict(os.environ) | {"HARNESS_RUNS": str(runs_root)}
+
+
+def test_run_without_arguments_is_lock_record_mint(env: dict[str, str]) -> None:
+    done = harness("run", env=env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "scenario lock-record-mint on network 'default'" in done.stdout
+    assert "PASSED" in done.stdout
+    assert "[7/7] audit initech-2019" in done.stderr  # progress goes to stderr
+
+
+def test_run_json_prints_the_report_object(env: dict[str, str]) -> None:
+    done = harness("run", "contention", "--json", env=env)
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["scenario"] == "contention"
+    assert report["passed"] is True
+
+
+def test_failed_checks_exit_1(env: dict[str, str], tmp_path: Path) -> None:
+    scenario = tmp_path / "too-many.yaml"
+    scenario.write_text(
+        "name: too-many\nsteps:\n  - seed\n  - record: {as: b}\n"
+        "  - audit: {request: r, records: b}\nchecks:\n  - tokens-minted: 2\n"
+    )
+
+    done = harness("run", str(scenario), env=env)
+
+    assert done.returncode == 1
+    assert "tokens-minted" in done.stdout
+    assert "1 minted, 2 expected" in done.stdout
+
+
+def test_a_bad_scenario_file_is_one_line_exit_2(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("name: bad\nsteps:\n  - audti: {request: r, records: b}\n")
+
+    done = harness("run", str(scenario), env=env)
+
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "did you mean 'audit'" in done.stderr
