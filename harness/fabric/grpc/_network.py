@@ -3,12 +3,15 @@ connection profile (the JSON Fabric SDKs load) written into the run folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.errors import HarnessError
 from harness.fabric.grpc._endpoints import GrpcOrderer, GrpcPeer, channel_to
@@ -54,18 +57,28 @@ class ServedNetwork:
     def peer_endpoint(self, name: str, identity: Any) -> GrpcPeer:
         """A gRPC client for peer ``name`` acting as ``identity``."""
         peer = self.network.peers[name]
-        return GrpcPeer(name, peer.msp_id, self._channel(name, peer), identity)
+        return GrpcPeer(
+            name, peer.msp_id, self._channel(name, peer, identity), identity
+        )
 
-    def orderer_endpoint(self, name: str) -> GrpcOrderer:
-        return GrpcOrderer(name, self._channel(name, None))
+    def orderer_endpoint(self, name: str, identity: Any = None) -> GrpcOrderer:
+        """A gRPC client for orderer ``name`` (``identity``'s TLS key for mutual TLS)."""
+        return GrpcOrderer(name, self._channel(name, None, identity))
 
-    def _channel(self, name: str, peer: Any) -> Any:
+    def _channel(self, name: str, peer: Any, client: Any = None) -> Any:
         server = self.servers[name]
         if self.tls == "none":
             return channel_to(server.address)
         files = _tls_files(self.network, name, peer)
+        client_cert = None
+        if self.tls == "mutual" and client is not None and client.tls_dir is not None:
+            own = TlsFiles.in_folder(Path(client.tls_dir), "client")
+            client_cert = (own.key.read_bytes(), own.certificate.read_bytes())
         return channel_to(
-            server.address, tls_ca=files.ca.read_bytes(), host_override=name
+            server.address,
+            tls_ca=files.ca.read_bytes(),
+            client_cert=client_cert,
+            host_override=tls_host_name(self.network, name, peer),
         )
 
 
@@ -123,12 +136,22 @@ def served(network: Any, **options: Any) -> Iterator[ServedNetwork]:
 
 
 def _tls_files(network: Any, name: str, peer: Any) -> TlsFiles:
+    roots = _client_roots(network)
     if peer is not None:
-        return TlsFiles.in_folder(Path(peer.identity.tls_dir))
+        files = TlsFiles.in_folder(Path(peer.identity.tls_dir))
+        return dataclasses.replace(files, client_roots=roots)
     identity = getattr(network, "orderer_identities", {}).get(name)
     if identity is None or identity.tls_dir is None:
         raise HarnessError(f"orderer {name} has no TLS folder in this network")
-    return TlsFiles.in_folder(Path(identity.tls_dir))
+    files = TlsFiles.in_folder(Path(identity.tls_dir))
+    return dataclasses.replace(files, client_roots=roots)
+
+
+def _client_roots(network: Any) -> bytes | None:
+    """Every org's TLS CA: a mutual-TLS node accepts clients of any org."""
+    orgs = getattr(network, "orgs", {})
+    pems = [org.tls_ca.certificate.public_bytes(Encoding.PEM) for org in orgs.values()]
+    return b"".join(pems) or None
 
 
 def _peer_health(peer: Any) -> HealthCheck:
@@ -258,9 +281,20 @@ def _profile_node(
     tls_ca = "" if served.tls == "none" else str(_tls_files(network, name, peer).ca)
     return {
         "url": served.servers[name].address,
-        "grpcOptions": {"grpc.ssl_target_name_override": name},
+        "grpcOptions": {
+            "grpc.ssl_target_name_override": tls_host_name(network, name, peer)
+        },
         "tlsCACerts": {"path": tls_ca},
     }
+
+
+def tls_host_name(network: Any, name: str, peer: Any) -> str:
+    """The host name a client must expect: one of the node's TLS certificate names
+    (its full name, e.g. ``peer0.org1.example.com``), not the spec's short name."""
+    identity = peer.identity if peer is not None else None
+    if identity is None:
+        identity = getattr(network, "orderer_identities", {}).get(name)
+    return str(identity.name) if identity is not None else name
 
 
 def _profile_users(network: Any, org: Any) -> dict[str, Any]:

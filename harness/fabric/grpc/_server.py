@@ -45,11 +45,13 @@ _WORKERS = 16
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """A node's TLS key and certificate, and the CA that clients present certs from."""
+    """A node's TLS key and certificate, its CA, and (for mutual TLS) the PEM bundle
+    of every TLS CA whose client certificates it accepts (default: its own CA)."""
 
     key: Path
     certificate: Path
     ca: Path
+    client_roots: bytes | None = None
 
     @classmethod
     def in_folder(cls, folder: Path, stem: str = "server") -> TlsFiles:
@@ -152,9 +154,10 @@ def _grpc_server(port: int, tls: TlsMode, files: TlsFiles | None) -> tuple[Any, 
     else:
         if files is None:
             raise ConfigError("TLS was asked for but the node has no TLS files")
+        roots = files.client_roots or files.ca.read_bytes()
         credentials = grpc.ssl_server_credentials(
             [(files.key.read_bytes(), files.certificate.read_bytes())],
-            root_certificates=files.ca.read_bytes() if tls == "mutual" else None,
+            root_certificates=roots if tls == "mutual" else None,
             require_client_auth=tls == "mutual",
         )
         bound = server.add_secure_port(address, credentials)
