@@ -67,9 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configure_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    # the handler's own level matters: node loggers set INFO for their log files
+    # and their records reach the root's handlers whatever the root's level
+    handler.setLevel(level)
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 if __name__ == "__main__":
