@@ -26,6 +26,7 @@ from harness.fabric.sim._keys import (
 from harness.fabric.sim._ledger import (
     VALIDATION_PARAMETER,
     SimulationError,
+    StateSnapshot,
     TxSimulator,
     UpdateBatch,
     VersionedValue,
@@ -41,7 +42,7 @@ from harness.fabric.sim._msp import (
     MspManager,
     ValidatedIdentity,
 )
-from harness.fabric.sim._network import SimNetwork
+from harness.fabric.sim._network import NetworkSnapshot, SimNetwork
 from harness.fabric.sim._orderer import (
     DeterministicRuntime,
     DeterministicScheduler,
@@ -104,6 +105,7 @@ __all__ = [
     "MspError",
     "MspManager",
     "NOutOf",
+    "NetworkSnapshot",
     "NodeUnavailableError",
     "NsRwSet",
     "OrdererNode",
@@ -125,6 +127,7 @@ __all__ = [
     "SimStub",
     "SimulationError",
     "SimulationResult",
+    "StateSnapshot",
     "ThreadedRuntime",
     "Transport",
     "TxContext",

@@ -65,6 +65,21 @@ class _Namespace:
         high = bisect.bisect_left(self.keys, end) if end else len(self.keys)
         return [(key, self.values[key]) for key in self.keys[low:high]]
 
+    def copy(self) -> _Namespace:
+        """An independent copy; the values themselves are immutable and shared."""
+        twin = _Namespace()
+        twin.values = dict(self.values)
+        twin.keys = list(self.keys)
+        return twin
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    """A world state's namespaces at one moment (see :meth:`WorldState.snapshot`)."""
+
+    namespaces: Mapping[str, _Namespace]
+    height: int
+
 
 class WorldState:
     """The committed state of one channel, guarded by one lock."""
@@ -96,6 +111,27 @@ class WorldState:
         with self.lock:
             rows = [(k, v.value) for k, v in self._ns(namespace).scan("", "")]
         return run_query(parsed, rows)
+
+    def snapshot(self) -> StateSnapshot:
+        """Copy every namespace, for :meth:`restore`.
+
+        A copy of the dicts and sorted key lists, not copy-on-write: the state of a
+        test network holds hundreds of keys, so a copy costs microseconds, and the
+        read and commit paths stay exactly as they are. VersionedValue is frozen, so
+        the values are shared, not copied.
+        """
+        with self.lock:
+            copied = {name: ns.copy() for name, ns in self._namespaces.items()}
+            return StateSnapshot(MappingProxyType(copied), self.height)
+
+    def restore(self, snapshot: StateSnapshot) -> None:
+        """Put back the namespaces of ``snapshot`` (it stays usable for another
+        restore). The height is not touched: blocks are history and stay on disk,
+        and the next block must still apply at the store's height."""
+        with self.lock:
+            self._namespaces = {
+                name: ns.copy() for name, ns in snapshot.namespaces.items()
+            }
 
     def apply(self, updates: UpdateBatch) -> None:
         """Commit a validated block's updates and advance the height."""

@@ -15,13 +15,14 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import ConfigError, HarnessError, ReadinessTimeoutError
 from harness.fabric._messages import serialize_identity
+from harness.fabric.sim._ledger import StateSnapshot
 from harness.fabric.sim._msp import Msp, MspManager
 from harness.fabric.sim._orderer import NODE_LOGGER, RaftCluster, ThreadedRuntime
 from harness.fabric.sim._ordering import OrderingService
@@ -54,6 +55,18 @@ class _Member:
     msp_id: str
     role: str
     id_bytes: bytes
+
+
+@dataclass(frozen=True)
+class NetworkSnapshot:
+    """Every peer's world state per channel, and the nodes that ran, at one moment.
+
+    Taken by :meth:`SimNetwork.snapshot`, put back by :meth:`SimNetwork.restore`.
+    """
+
+    states: Mapping[tuple[str, str], StateSnapshot]  # (peer, channel) -> state
+    heights: Mapping[tuple[str, str], int]
+    running: frozenset[str]
 
 
 class SimNetwork:
@@ -239,6 +252,81 @@ class SimNetwork:
                 word = "running" if running else "stopped"
                 states[f"{name}/{channel}"] = f"{word} at height {ledger.height}"
         return states
+
+    # --- isolation -------------------------------------------------------------------
+
+    # Per-test isolation restores world state rather than giving each test a channel
+    # or a key prefix of its own: a test then sees exactly the keys the chaincodes
+    # write (fixtures and checks need no namespacing), and a restore costs a copy of
+    # a few hundred dict entries. Blocks, the tx index and heights are not rolled
+    # back: they are history shared with the orderers, a chain cannot fork back, and
+    # tx ids are unique anyway. A test that counts blocks or codes reads them from
+    # the heights of the snapshot on.
+
+    def snapshot(self, *, timeout: float = READY_TIMEOUT_S) -> NetworkSnapshot:
+        """Copy every peer's world state once every peer has caught up with its
+        orderers (so all peers hold the same committed point)."""
+        self._settle(timeout)
+        states: dict[tuple[str, str], StateSnapshot] = {}
+        heights: dict[tuple[str, str], int] = {}
+        for name, peer in self.peers.items():
+            for channel in peer.channels:
+                ledger = peer.ledger(channel)
+                states[(name, channel)] = ledger.state.snapshot()
+                heights[(name, channel)] = ledger.height
+        return NetworkSnapshot(states, heights, frozenset(self._running_nodes()))
+
+    def restore(
+        self, snapshot: NetworkSnapshot, *, timeout: float = READY_TIMEOUT_S
+    ) -> None:
+        """Back to ``snapshot``: nodes stopped since are started again, every peer
+        catches up, then each peer's world state is put back. Nothing on disk is
+        truncated (see the comment above)."""
+        stopped = snapshot.running - set(self._running_nodes())
+        for name in sorted(stopped):
+            self.start_node(name)
+        if stopped:
+            self._wait_ready(timeout)
+        self._settle(timeout)
+        for (name, channel), state in snapshot.states.items():
+            self.peers[name].ledger(channel).state.restore(state)
+        log.debug("network %s restored (%d restarted)", self.spec.name, len(stopped))
+
+    def _running_nodes(self) -> list[str]:
+        running = [name for name, peer in self.peers.items() if peer.running]
+        for name in self.spec.orderer.nodes:
+            services = self._ordering.values()
+            if all(name in service.cluster.nodes for service in services):
+                running.append(name)
+        return running
+
+    def _settle(self, timeout: float) -> None:
+        """Wait until every running peer has committed every block its orderers
+        have cut, so no commit lands after a snapshot or a restore."""
+        deadline = time.monotonic() + timeout
+        behind = self._peers_behind()
+        for _ in _polls(deadline):
+            behind = self._peers_behind()
+            if not behind:
+                return
+        raise ReadinessTimeoutError(
+            f"peers of network {self.spec.name} did not catch up with their orderers "
+            f"within {timeout:.0f} s: {', '.join(behind)}; "
+            f"node states: {self.node_states()}",
+            hint=f"see the node logs in {self.run.path / 'logs'}",
+        )
+
+    def _peers_behind(self) -> list[str]:
+        behind = []
+        for name, peer in self.peers.items():
+            if not peer.running:
+                continue
+            for channel in peer.channels:
+                target = self._ordering[channel].height
+                height = peer.ledger(channel).height
+                if height < target:
+                    behind.append(f"{name}/{channel} at {height} of {target}")
+        return behind
 
     def _unknown_node(self, name: str) -> ConfigError:
         return ConfigError(
