@@ -10,10 +10,12 @@ run folder's ``status`` ends as ``stopped`` or ``failed``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, ReadinessTimeoutError
 from harness.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ def apply_fault(network: Any, action: str, node: str, value: float = 0.0) -> str
 
 
 class _Control:
-    """POST /fault {"action", "node", "value"} and POST /down, on loopback."""
+    """POST /fault {"action", "node", "value"}, /snapshot, /restore {"id"} and
+    /down, on loopback."""
 
     def __init__(self, network: Any, stop: threading.Event) -> None:
         control = self
@@ -68,6 +71,11 @@ class _Control:
                     if self.path == "/down":
                         stop.set()
                         self._reply(200, {"done": "shutting down"})
+                    elif self.path == "/snapshot":
+                        self._reply(200, {"id": control.snapshot()})
+                    elif self.path == "/restore":
+                        control.restore(str(body.get("id")))
+                        self._reply(200, {"done": "restored"})
                     elif self.path == "/fault":
                         done = apply_fault(
                             control.network,
@@ -93,9 +101,22 @@ class _Control:
                 log.debug("control %s", format % args)
 
         self.network = network
+        self.snapshots: dict[str, Any] = {}
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.http.server_address[1]
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> str:
+        """Take a world-state snapshot (the pytest plugin's per-test isolation)."""
+        key = str(len(self.snapshots) + 1)
+        self.snapshots[key] = self.network.snapshot()
+        return key
+
+    def restore(self, key: str) -> None:
+        snapshot = self.snapshots.get(key)
+        if snapshot is None:
+            raise ConfigError(f"no snapshot {key!r} in this network")
+        self.network.restore(snapshot)
 
     def close(self) -> None:
         self.http.shutdown()
@@ -150,6 +171,79 @@ def _close_all(*parts: Any) -> None:
             (part.close if isinstance(part, _Control) else part.stop)()
         except HarnessError as exc:
             log.error("while stopping: %s", exc)
+
+
+# --- the daemon seen from outside (the pytest plugin's keep mode and reaper) --------
+
+_PROBE_S = 0.02
+
+
+def launch(
+    run: RunDir, network: str, *, tls: str = "none", timeout: float = 60.0
+) -> int:
+    """Start the daemon for ``run`` in a session of its own and wait until it is
+    ready; its pid. Output goes to ``<run>/logs/daemon.log``."""
+    log_path = run.log_path("daemon")
+    command = [
+        sys.executable, "-m", "harness.fabric._daemon",
+        "--run", str(run.path), "--network", network, "--tls", tls,
+    ]  # fmt: skip
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run.status() == "ready" and run.file("ready.json").exists():
+            return process.pid
+        if run.status() == "failed" or process.poll() is not None:
+            error = run.file("error")
+            reason = error.read_text().strip() if error.exists() else "it exited"
+            raise HarnessError(
+                f"network daemon failed to start: {reason}", hint=f"see {log_path}"
+            )
+        time.sleep(_PROBE_S)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise ReadinessTimeoutError(
+        f"network daemon not ready after {timeout:.0f} s (status {run.status()!r})",
+        hint=f"see {log_path}",
+    )
+
+
+def daemon_pid(run: RunDir) -> int | None:
+    """The pid of ``run``'s daemon while it lives; None when it is gone, or when the
+    pid now belongs to some other process (pids are reused)."""
+    try:
+        pid = int((run.path / PID_FILE).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError):
+        return None
+    ours = b"harness.fabric._daemon" in cmdline and str(run.path).encode() in cmdline
+    return pid if ours and state != "Z" else None
+
+
+def shutdown(run: RunDir, timeout: float = 20.0) -> bool:
+    """Stop ``run``'s daemon: SIGTERM, then SIGKILL of its process group after
+    ``timeout``. True when there was a daemon to stop."""
+    pid = daemon_pid(run)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while daemon_pid(run) is not None and time.monotonic() < deadline:
+        time.sleep(_PROBE_S)
+    if daemon_pid(run) is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        run.set_status("stopped")
+        (run.path / PID_FILE).unlink(missing_ok=True)
+    log.info("network daemon %s in %s stopped", pid, run.path)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
