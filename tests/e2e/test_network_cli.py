@@ -97,3 +97,57 @@ def test_status_without_a_network_names_the_command(env: dict[str, str]) -> None
     assert done.returncode == 2
     assert "no earlier 'network' run" in done.stderr
     assert "run 'harness up' first" in done.stderr
+
+
+def _endorse(address: str, timeout: float = 10) -> str:
+    """An empty proposal to a peer's Endorser: ``answered`` (its 500 refusal) or
+    the gRPC status name of the failure."""
+    import grpc
+    from fabric_protos.peer import peer_pb2_grpc, proposal_pb2
+
+    with grpc.insecure_channel(address) as channel:
+        stub = peer_pb2_grpc.EndorserStub(channel)
+        try:
+            stub.ProcessProposal(proposal_pb2.SignedProposal(), timeout=timeout)
+        except grpc.RpcError as exc:
+            return str(exc.code().name)
+    return "answered"
+
+
+def test_fault_pause_resume_latency_drop(env: dict[str, str]) -> None:
+    up = harness("up", "--json", env=env)
+    assert up.returncode == 0, up.stderr
+    started = json.loads(up.stdout)
+    address = started["nodes"]["peer0.org1"]["address"]
+    try:
+        assert _endorse(address) == "answered"
+
+        assert harness("fault", "pause", "peer0.org1", env=env).returncode == 0
+        assert _endorse(address, timeout=0.5) == "DEADLINE_EXCEEDED"
+        status = json.loads(harness("status", "--json", env=env).stdout)
+        assert not status["nodes"]["peer0.org1"]["healthy"]
+        assert harness("fault", "resume", "peer0.org1", env=env).returncode == 0
+        assert _endorse(address) == "answered"
+
+        latency = harness("fault", "latency", "peer0.org1", "--value", "300", env=env)
+        assert latency.returncode == 0, latency.stderr
+        assert "latency 300 on peer0.org1" in latency.stdout
+        begun = time.monotonic()
+        assert _endorse(address) == "answered"
+        assert time.monotonic() - begun >= 0.3  # a lower bound only
+        harness("fault", "latency", "peer0.org1", "--value", "0", env=env)
+
+        drop = harness("fault", "drop", "peer0.org1", "--value", "1", env=env)
+        assert drop.returncode == 0, drop.stderr
+        assert _endorse(address) == "UNAVAILABLE"
+        harness("fault", "drop", "peer0.org1", "--value", "0", env=env)
+        assert _endorse(address) == "answered"
+
+        orderer = harness("fault", "latency", "orderer0", "--value", "5", env=env)
+        assert orderer.returncode == 0, orderer.stderr
+        bad = harness("fault", "drop", "peer0.org1", "--value", "1.5", env=env)
+        assert bad.returncode == 2
+        assert "between 0 and 1" in bad.stderr
+    finally:
+        down = harness("down", env=env)
+    assert down.returncode == 0, down.stderr

@@ -158,6 +158,9 @@ def _peer_health(peer: Any) -> HealthCheck:
     def check() -> dict[str, str | None]:
         if not getattr(peer, "running", True):
             return {"peer": f"peer {peer.name} is stopped"}
+        faults = getattr(peer, "faults", None)
+        if faults is not None and faults.paused:
+            return {"peer": f"peer {peer.name} is paused"}
         alive = getattr(peer, "committer_alive", None)
         result: dict[str, str | None] = {}
         for channel in peer.channels:
@@ -186,7 +189,7 @@ def _orderer_health(network: Any, name: str) -> HealthCheck:
         for channel in network.spec.channels:
             states = network.orderer(channel.name).node_states()
             state = states.get(name, "unknown")
-            stopped = state.startswith("stopped")
+            stopped = state.startswith("stopped") or "paused" in state
             result[f"consensus:{channel.name}"] = (
                 f"orderer {state}" if stopped else None
             )

@@ -172,7 +172,16 @@ class EndorserService(peer_pb2_grpc.EndorserServicer):  # type: ignore[misc]
         self._peer = peer
 
     def ProcessProposal(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._peer.process_proposal(request)
+        return _endorse_or_abort(self._peer, request, context)
+
+
+def _endorse_or_abort(peer: Any, signed: Any, context: grpc.ServicerContext) -> Any:
+    """The peer's answer; a stopped, paused or dropping peer is UNAVAILABLE."""
+    try:
+        return peer.process_proposal(signed)
+    except HarnessError as exc:
+        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        raise AssertionError("context.abort returned") from None  # pragma: no cover
 
 
 class PeerDeliverService(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
@@ -199,7 +208,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self._network = network
 
     def Evaluate(self, request: Any, context: grpc.ServicerContext) -> Any:
-        response = self._peer.process_proposal(request.proposed_transaction)
+        response = _endorse_or_abort(self._peer, request.proposed_transaction, context)
         if response.response.status >= 400:
             self._abort(context, grpc.StatusCode.UNKNOWN, response.response.message)
         return gateway_pb2.EvaluateResponse(result=response.response)
@@ -214,7 +223,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         wanted = set(request.endorsing_organizations)
         if wanted:
             peers = [peer for peer in peers if peer.msp_id in wanted]
-        responses = [peer.process_proposal(signed) for peer in peers]
+        responses = [_endorse_or_abort(peer, signed, context) for peer in peers]
         failed = [
             gateway_pb2.ErrorDetail(
                 address=peer.name, msp_id=peer.msp_id, message=r.response.message

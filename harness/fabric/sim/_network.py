@@ -22,6 +22,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import ConfigError, HarnessError, ReadinessTimeoutError
 from harness.fabric._messages import serialize_identity
+from harness.fabric.sim._faults import (
+    apply_node_fault,
+    apply_orderer_fault,
+    check_fraction,
+    check_latency_ms,
+)
 from harness.fabric.sim._ledger import StateSnapshot
 from harness.fabric.sim._msp import Msp, MspManager
 from harness.fabric.sim._orderer import NODE_LOGGER, RaftCluster, ThreadedRuntime
@@ -239,6 +245,35 @@ class SimNetwork:
             raise self._unknown_node(name)
         log.info("fault: %s started", name)
 
+    def pause_node(self, name: str) -> None:
+        """Freeze a node: a peer's endorser waits then answers UNAVAILABLE and its
+        committer stops; an orderer neither ticks nor reads its Raft messages."""
+        self._fault(name, "pause")
+
+    def resume_node(self, name: str) -> None:
+        """Undo :meth:`pause_node`; buffered work goes on."""
+        self._fault(name, "resume")
+
+    def set_latency(self, name: str, ms: float) -> None:
+        """Delay a node's messages by ``ms`` (0 removes the latency)."""
+        self._fault(name, "latency", check_latency_ms(ms))
+
+    def set_drop(self, name: str, fraction: float, seed: int | None = None) -> None:
+        """Drop ``fraction`` (0..1) of a node's messages, from a seeded RNG."""
+        self._fault(name, "drop", check_fraction(fraction), seed)
+
+    def _fault(
+        self, name: str, action: str, value: float = 0.0, seed: int | None = None
+    ) -> None:
+        if name in self.peers:
+            apply_node_fault(self.peers[name], action, value, seed)
+        elif name in self.spec.orderer.nodes:
+            for service in self._ordering.values():
+                apply_orderer_fault(service, name, action, value, seed)
+        else:
+            raise self._unknown_node(name)
+        log.info("fault: %s %s %s", action, name, f"{value:g}" if value else "")
+
     def node_states(self) -> dict[str, str]:
         """Every node's state in words, for status output and timeout reports."""
         states: dict[str, str] = {}
@@ -251,6 +286,8 @@ class SimNetwork:
                 running = peer.running and peer.committer_alive(channel)
                 word = "running" if running else "stopped"
                 states[f"{name}/{channel}"] = f"{word} at height {ledger.height}"
+                if peer.faults.describe():
+                    states[f"{name}/{channel}"] += f" ({peer.faults.describe()})"
         return states
 
     # --- isolation -------------------------------------------------------------------

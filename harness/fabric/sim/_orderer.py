@@ -30,6 +30,7 @@ from harness.errors import HarnessError
 from harness.fabric.sim._block import next_block
 from harness.fabric.sim._blockstore import BlockStore
 from harness.fabric.sim._cutter import BlockCutter
+from harness.fabric.sim._faults import NodeFaults
 from harness.fabric.sim._raft import Forward, Message, RaftNode, RaftStorage
 
 if TYPE_CHECKING:
@@ -242,18 +243,34 @@ class DeterministicRuntime:
 
 
 _Inbox = queue.Queue[tuple[str, Message | None] | None]
+_HOLD_CHECK_S = 0.05  # how often a paused node looks whether it was removed
 
 
 class ThreadedRuntime:
-    """One thread per node: an inbox queue, and a tick every TickInterval."""
+    """One thread per node: an inbox queue, and a tick every TickInterval.
+
+    Faults act on delivery: a paused node neither ticks nor reads its inbox (its
+    messages wait there until it resumes); latency delays every message to or from
+    a node; a drop fraction discards that share of them, from a seeded RNG.
+    """
 
     def __init__(self) -> None:
         self.nodes: dict[str, OrdererNode] = {}
         self.inboxes: dict[str, _Inbox] = {}
         self.threads: dict[str, threading.Thread] = {}
+        self.faults: dict[str, NodeFaults] = {}
+        self._delayed: list[tuple[float, int, str, tuple[str, Message]]] = []
+        self._delay = threading.Condition()
+        self._seq = itertools.count()
+        self._delayer: threading.Thread | None = None
+        self._closed = False
 
     def now(self) -> float:
         return time.monotonic()
+
+    def node_faults(self, node_id: str) -> NodeFaults:
+        """The fault settings of ``node_id`` (they outlive a stop and a start)."""
+        return self.faults.setdefault(node_id, NodeFaults(node_id))
 
     def add(self, node: OrdererNode, tick_s: float) -> None:
         inbox: _Inbox = queue.Queue()
@@ -261,14 +278,16 @@ class ThreadedRuntime:
         self.inboxes[node.id] = inbox
         thread = threading.Thread(
             target=self._run,
-            args=(node, inbox, tick_s),
+            args=(node, inbox, tick_s, self.node_faults(node.id)),
             name=f"raft-{node.id}",
             daemon=True,
         )
         self.threads[node.id] = thread
         thread.start()
 
-    def _run(self, node: OrdererNode, inbox: _Inbox, tick_s: float) -> None:
+    def _run(
+        self, node: OrdererNode, inbox: _Inbox, tick_s: float, faults: NodeFaults
+    ) -> None:
         next_tick = time.monotonic() + tick_s
         while True:
             try:
@@ -277,12 +296,25 @@ class ThreadedRuntime:
                 item = ("", None)
             if item is None:
                 return
+            if faults.paused:
+                if not self._hold(node, faults):
+                    return
+                next_tick = time.monotonic() + tick_s  # no burst of missed ticks
             src, message = item
             if message is not None:
                 node.receive(src, message)
             if time.monotonic() >= next_tick:
                 node.tick()
                 next_tick = max(next_tick + tick_s, time.monotonic() - tick_s)
+
+    def _hold(self, node: OrdererNode, faults: NodeFaults) -> bool:
+        """Wait while paused; False when the node was removed meanwhile."""
+        node.log.info("orderer %s paused", node.id)
+        while not faults.wait_resumed(_HOLD_CHECK_S):
+            if self.nodes.get(node.id) is not node:
+                return False
+        node.log.info("orderer %s resumed", node.id)
+        return self.nodes.get(node.id) is node
 
     def remove(self, node_id: str) -> None:
         inbox = self.inboxes.pop(node_id, None)
@@ -294,11 +326,52 @@ class ThreadedRuntime:
             thread.join(timeout=5)
 
     def send(self, src: str, dst: str, message: Message) -> None:
+        delay = 0.0
+        for end in (src, dst):
+            faults = self.faults.get(end)
+            if faults is None:
+                continue
+            if faults.dropped():
+                log.debug("raft message %s -> %s dropped", src, dst)
+                return
+            delay += faults.latency_s
+        if delay > 0:
+            self._deliver_later(delay, dst, (src, message))
+            return
         inbox = self.inboxes.get(dst)
         if inbox is not None:
             inbox.put((src, message))
 
+    def _deliver_later(self, delay: float, dst: str, item: tuple[str, Message]) -> None:
+        with self._delay:
+            due = time.monotonic() + delay
+            heapq.heappush(self._delayed, (due, next(self._seq), dst, item))
+            if self._delayer is None:
+                self._delayer = threading.Thread(
+                    target=self._delay_loop, name="raft-latency", daemon=True
+                )
+                self._delayer.start()
+            self._delay.notify()
+
+    def _delay_loop(self) -> None:
+        with self._delay:
+            while not self._closed:
+                if not self._delayed:
+                    self._delay.wait()
+                    continue
+                wait = self._delayed[0][0] - time.monotonic()
+                if wait > 0:
+                    self._delay.wait(wait)
+                    continue
+                _, _, dst, item = heapq.heappop(self._delayed)
+                inbox = self.inboxes.get(dst)
+                if inbox is not None:
+                    inbox.put(item)
+
     def close(self) -> None:
+        with self._delay:
+            self._closed = True
+            self._delay.notify_all()
         for node_id in list(self.nodes):
             self.remove(node_id)
 
@@ -360,10 +433,43 @@ class RaftCluster:
         if node is not None:
             node.log.info("orderer %s stopped", node_id)
 
-    def leader(self) -> OrdererNode | None:
-        """The running node that leads in the highest term, if any."""
-        leaders = [node for node in self.nodes.values() if node.is_leader]
+    def leader(self, *, reachable: bool = False) -> OrdererNode | None:
+        """The running node that leads in the highest term, if any (with
+        ``reachable``: among the nodes that are not paused)."""
+        nodes = self.reachable() if reachable else list(self.nodes.values())
+        leaders = [node for node in nodes if node.is_leader]
         return max(leaders, key=lambda node: node.raft.storage.term, default=None)
+
+    def reachable(self) -> list[OrdererNode]:
+        """Running nodes that are not paused."""
+        return [node for node in list(self.nodes.values()) if not self.paused(node.id)]
+
+    # --- faults (the runtime must support them, as ThreadedRuntime does) ---------
+
+    def faults(self, node_id: str) -> NodeFaults:
+        node_faults = getattr(self.runtime, "node_faults", None)
+        if node_faults is None:
+            raise HarnessError(
+                f"the {type(self.runtime).__name__} of this cluster injects no faults"
+            )
+        found: NodeFaults = node_faults(node_id)
+        return found
+
+    def paused(self, node_id: str) -> bool:
+        found = self._set_faults(node_id)
+        return found is not None and found.paused
+
+    def fault_summary(self, node_id: str) -> str:
+        """The node's faults in words, ``""`` when it has none."""
+        found = self._set_faults(node_id)
+        return found.describe() if found is not None else ""
+
+    def _set_faults(self, node_id: str) -> NodeFaults | None:
+        node_faults = getattr(self.runtime, "faults", None)
+        if not isinstance(node_faults, dict):
+            return None
+        found: NodeFaults | None = node_faults.get(node_id)
+        return found
 
     def broadcast(self, envelope: bytes, via: str | None = None) -> None:
         """Send an envelope through ``via`` (default: any running node)."""

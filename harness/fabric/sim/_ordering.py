@@ -67,10 +67,10 @@ class OrderingService:
     def broadcast(self, envelope_bytes: bytes) -> None:
         """Hand an envelope to the ordering service; :class:`BroadcastError` if not."""
         _check_envelope(envelope_bytes)
-        node = self.cluster.leader() or self._any_node()
+        node = self.cluster.leader(reachable=True) or self._any_node()
         if node is None:
             raise BroadcastError(
-                f"no orderer of {self.channel} is running",
+                f"no orderer of {self.channel} is running and reachable",
                 "SERVICE_UNAVAILABLE",
                 hint="start an orderer node",
             )
@@ -84,20 +84,18 @@ class OrderingService:
             raise BroadcastError(str(exc), "BAD_REQUEST") from None
 
     def _any_node(self) -> OrdererNode | None:
-        return next(iter(list(self.cluster.nodes.values())), None)
+        return next(iter(self.cluster.reachable()), None)
 
     # --- Deliver ---------------------------------------------------------------------
 
     @property
     def height(self) -> int:
-        """The highest block height among the running nodes."""
-        return max(
-            (node.height for node in list(self.cluster.nodes.values())), default=0
-        )
+        """The highest block height among the running, unpaused nodes."""
+        return max((node.height for node in self.cluster.reachable()), default=0)
 
     def block(self, number: int) -> Any | None:
-        """Block ``number`` from any running node that has it."""
-        for node in list(self.cluster.nodes.values()):
+        """Block ``number`` from any running, unpaused node that has it."""
+        for node in self.cluster.reachable():
             if node.height > number:
                 return node.store.get(number)
         return None
@@ -120,30 +118,48 @@ class OrderingService:
         with self._new_block:
             self._new_block.notify_all()
 
+    def pause_node(self, name: str) -> None:
+        self.cluster.faults(self._require(name)).pause()
+
+    def resume_node(self, name: str) -> None:
+        self.cluster.faults(self._require(name)).resume()
+        with self._new_block:
+            self._new_block.notify_all()
+
+    def set_latency(self, name: str, ms: float) -> None:
+        self.cluster.faults(self._require(name)).set_latency_ms(ms)
+
+    def set_drop(self, name: str, fraction: float, seed: int | None = None) -> None:
+        self.cluster.faults(self._require(name)).set_drop(fraction, seed)
+
     def node_states(self) -> dict[str, str]:
         """Each node: ``leader``, ``follower``/``candidate`` (with its height) or
-        ``stopped``."""
+        ``stopped``, and its faults in brackets."""
         states = {}
         for name in self.cluster.node_ids:
             node = self.cluster.nodes.get(name)
             if node is None:
                 states[name] = "stopped"
-            else:
-                states[name] = f"{node.raft.role} at height {node.height}"
+                continue
+            states[name] = f"{node.raft.role} at height {node.height}"
+            faults = self.cluster.fault_summary(name)
+            if faults:
+                states[name] += f" ({faults})"
         return states
 
     def has_leader(self) -> bool:
-        """A leader exists and every running node knows it."""
-        nodes = list(self.cluster.nodes.values())
-        leader = self.cluster.leader()
+        """A leader exists and every running, unpaused node knows it."""
+        nodes = self.cluster.reachable()
+        leader = self.cluster.leader(reachable=True)
         return leader is not None and all(n.raft.leader == leader.id for n in nodes)
 
-    def _require(self, name: str) -> None:
+    def _require(self, name: str) -> str:
         if name not in self.cluster.node_ids:
             raise ConfigError(
                 f"{name!r} is not an orderer of {self.channel}",
                 hint=f"orderers: {', '.join(self.cluster.node_ids)}",
             )
+        return name
 
 
 def _check_envelope(envelope_bytes: bytes) -> None:

@@ -38,6 +38,7 @@ from harness.fabric._messages import (
 )
 from harness.fabric.sim._block import set_tx_filter
 from harness.fabric.sim._blockstore import BlockStore
+from harness.fabric.sim._faults import NodeFaults
 from harness.fabric.sim._ledger import UpdateBatch, WorldState, validate_tx
 from harness.fabric.sim._msp import MspError, MspManager, ValidatedIdentity
 from harness.fabric.sim._orderer import NODE_LOGGER
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 _CODES = transaction_pb2.TxValidationCode
 VALID: int = _CODES.Value("VALID")
 _PULL_WAIT_S = 0.05  # how long a committer waits for a block before re-checking stop
+PAUSED_ANSWER_S = 2.0  # a paused endorser answers UNAVAILABLE after this long
 
 
 def code_value(name: str) -> int:
@@ -67,7 +69,8 @@ def code_name(code: int) -> str:
 
 
 class NodeUnavailableError(HarnessError):
-    """The node is stopped (a fault was injected); a real client sees UNAVAILABLE."""
+    """The node is stopped, paused or dropped the request (a fault was injected);
+    a real client sees UNAVAILABLE."""
 
     exit_code = 1
 
@@ -209,6 +212,8 @@ class Peer:
         self._channels: dict[str, _Channel] = {}
         self._running = True
         self._lock = threading.Lock()
+        self.faults = NodeFaults(name)
+        self.paused_answer_s = PAUSED_ANSWER_S
 
     @property
     def msp_id(self) -> str:
@@ -273,6 +278,15 @@ class Peer:
                 self._start_committer(joined)
         self.log.info("peer %s started", self.name)
 
+    def pause(self) -> None:
+        """Freeze the peer: proposals wait (then fail), committers stop pulling."""
+        self.faults.pause()
+        self.log.info("peer %s paused", self.name)
+
+    def resume(self) -> None:
+        self.faults.resume()
+        self.log.info("peer %s resumed", self.name)
+
     def _start_committer(self, joined: _Channel) -> None:
         joined.stopping = threading.Event()
         joined.committer = threading.Thread(
@@ -287,8 +301,7 @@ class Peer:
 
     def process_proposal(self, signed: Any) -> Any:
         """Endorse a ``SignedProposal``; a refusal is a status-500 response."""
-        if not self._running:
-            raise NodeUnavailableError(f"peer {self.name} is stopped")
+        self._endorser_faults()
         try:
             view = parse_signed_proposal(signed)
         except MessageError as exc:
@@ -335,6 +348,20 @@ class Peer:
             endorser=self.identity,
         )
 
+    def _endorser_faults(self) -> None:
+        """Stopped, paused past the deadline, or a dropped request: UNAVAILABLE."""
+        if not self._running:
+            raise NodeUnavailableError(f"peer {self.name} is stopped")
+        if not self.faults.wait_resumed(self.paused_answer_s):
+            raise NodeUnavailableError(
+                f"peer {self.name} is paused: no answer within "
+                f"{self.paused_answer_s:g} s"
+            )
+        if self.faults.dropped():
+            raise NodeUnavailableError(f"peer {self.name} dropped the proposal")
+        if self.faults.latency_s:  # every answer of a slow peer comes late
+            threading.Event().wait(self.faults.latency_s)
+
     def _check_proposal(self, view: ProposalView) -> str | None:
         """Fabric's reason to refuse a parsed proposal, or None."""
         joined = self._channels.get(view.channel)
@@ -370,9 +397,13 @@ class Peer:
     def _commit_loop(self, joined: _Channel, stopping: threading.Event) -> None:
         ledger = joined.ledger
         while not stopping.is_set():
+            if not self.faults.wait_resumed(_PULL_WAIT_S):
+                continue
             try:
                 block = joined.source.wait_for_block(ledger.height, _PULL_WAIT_S)
-                if block is not None:
+                if block is not None and self.faults.latency_s:
+                    stopping.wait(self.faults.latency_s)  # the injected latency
+                if block is not None and not stopping.is_set():
                     self._commit(joined, block)
             except Exception:  # keep committing; the next pull retries the block
                 self.log.exception(
