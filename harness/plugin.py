@@ -107,7 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
         keep=bool(config.getoption("harness_keep", False)),
         reuse=config.getoption("harness_reuse", None),
     )
-    config.stash[_SESSION] = HarnessSession.create(options, runs_root())
+    harness = HarnessSession.create(options, runs_root())
+    config.stash[_SESSION] = harness
+    config.pluginmanager.register(_CostCollector(harness), "harness-isolation-costs")
 
 
 def session_of(config: pytest.Config) -> HarnessSession:
@@ -164,6 +166,21 @@ def pytest_runtest_makereport(
 
 
 _RUNS = pytest.StashKey[list[Any]]()
+
+
+class _CostCollector:
+    """Collects each test's isolation cost from its teardown report, so an xdist
+    controller sees its workers' tests too."""
+
+    def __init__(self, harness: HarnessSession) -> None:
+        self.harness = harness
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == "harness_isolation_ms" and isinstance(value, float | int):
+                self.harness.isolation_ms.append(float(value))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -282,7 +299,6 @@ def _harness_isolation(
     request.node.stash[_ISOLATION] = isolation
     yield isolation
     isolation.restore()
-    _harness.isolation_ms.append(isolation.seconds * 1000)
     request.node.user_properties.append(
         ("harness_isolation_ms", round(isolation.seconds * 1000, 3))
     )
