@@ -28,6 +28,7 @@ from harness.fabric.sim._faults import (
     check_fraction,
     check_latency_ms,
 )
+from harness.fabric.sim._genesis import channel_genesis
 from harness.fabric.sim._ledger import StateSnapshot
 from harness.fabric.sim._msp import Msp, MspManager
 from harness.fabric.sim._orderer import NODE_LOGGER, RaftCluster, ThreadedRuntime
@@ -430,6 +431,7 @@ class SimNetwork:
                 self.run.path / "orderers" / channel.name,
                 runtime,
                 seed=seed,
+                genesis=channel_genesis(self.spec, channel.name, self.orgs),
             )
             service = OrderingService(channel.name, cluster, self.orderer_identities)
             self._ordering[channel.name] = service

@@ -392,8 +392,10 @@ class RaftCluster:
         runtime: Runtime,
         *,
         seed: int = 0,
+        genesis: Any | None = None,
     ) -> None:
         self.node_ids = node_ids
+        self.genesis = genesis  # block 0 of every node's chain, when given
         self.batch = batch
         self.raft = raft
         self.folder = folder
@@ -409,6 +411,9 @@ class RaftCluster:
         for target in (node_id,) if node_id else self.node_ids:
             if target in self.nodes:
                 continue
+            store = BlockStore(self.folder / target)
+            if store.height == 0 and self.genesis is not None:
+                store.append(self.genesis)
             node = OrdererNode(
                 target,
                 self.node_ids,
@@ -416,7 +421,7 @@ class RaftCluster:
                 raft=self.raft,
                 transport=self.runtime,
                 clock=self.runtime.now,
-                store=BlockStore(self.folder / target),
+                store=store,
                 storage=self.storage[target],
                 rng=random.Random(self.rng.random()),
             )
