@@ -388,8 +388,10 @@ class SimNetwork:
         from harness.hsm import SoftHsm, Token
 
         softhsm = SoftHsm.create(self.run.path / "softhsm")
-        softhsm.init_token(self.spec.hsm.label)
-        self._token = Token(softhsm, self.spec.hsm.label)
+        # The spec's PIN when it names one, else $HARNESS_HSM_PIN or the default.
+        pin = self.spec.hsm.pin
+        softhsm.init_token(self.spec.hsm.label, pin=pin)
+        self._token = Token(softhsm, self.spec.hsm.label, pin=pin)
         return self._token
 
     def _create_identities(self) -> None:
