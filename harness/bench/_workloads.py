@@ -4,8 +4,8 @@
   load generator itself (rate accuracy, stalls, injected failures).
 - ``token-issues``: plain issue() transactions on an in-process eth-tester chain
   through the harness's token client.
-- ``fabric-records`` and ``audit-requests``: named here so benchmark files can
-  refer to them; they run once the Fabric client and the Request Manager plug in.
+- ``fabric-records`` and ``audit-requests``: the whole system (see
+  ``_system_workloads``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from harness.bench._system_workloads import (
+    _audit_requests,
+    _fabric_records,
+    fabric_commit_rate,
+)
 from harness.bench._workload import (
     FAILURE_CLASSES,
     BaseWorkload,
@@ -276,30 +281,18 @@ register_workload(
     description="plain issue() of audited-emissions tokens on eth-tester",
     options=("quantity", "revert_from_s", "revert_for_s", "limit_count"),
 )
-# TODO(issue-3): register the factory once harness.fabric's client can submit
-# records to a simulated network (records_per_request, key_space).
 register_workload(
     "fabric-records",
-    None,
-    description="plain Fabric record transactions (utilityemissions)",
-    options=("records_per_request", "key_space", "network"),
-    unavailable="it needs the simulated Fabric network's client (issue 3)",
+    _fabric_records,
+    description="plain Fabric record transactions (utilityemissions recordEmissions)",
+    options=("records_per_request", "network"),
 )
-# TODO(issue-6): register the factory once the Request Manager exists; its stages
-# are lock, mint, record, unlock.
 register_workload(
     "audit-requests",
-    None,
-    description="audit requests through the Request Manager (lock, mint, record, "
-    "unlock)",
+    _audit_requests,
+    description="audit requests through the Request Manager (lock, mint, record, unlock)",
     options=("records_per_request", "key_space", "network"),
-    unavailable="it needs the Request Manager (issue 6)",
 )
 register_limit("eth_tester_issue", eth_tester_issue_rate)
 register_limit("hsm_signing", hsm_signing_rate)
-# TODO(issue-3): a probe of the simulated network's commit rate, alone.
-register_limit(
-    "fabric_commit",
-    None,
-    unavailable="it needs the simulated Fabric network's client (issue 3)",
-)
+register_limit("fabric_commit", fabric_commit_rate)

@@ -17,6 +17,7 @@ transactions between endorsement and ordering.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -399,16 +400,35 @@ class FabricClient:
         timeout: float = 30,
         status_peer: str | None = None,
     ) -> SubmitResult:
-        """The commit status of a transaction already broadcast."""
+        """The commit status of a transaction already broadcast.
+
+        It waits until every endorser of the transaction has committed it (the
+        SDKs' "all endorsing peers" commit strategy): the next proposal is then
+        simulated on peers that have all seen this one, so their answers agree.
+        With ``status_peer`` it waits for that peer only (e.g. while an endorser
+        is down); the status reported is its, else the first endorser's.
+        """
+        deadline = time.monotonic() + timeout
         name = status_peer or next(iter(prepared.endorsers), None)
         peer = self._peer(name) if name else next(iter(self.peers.values()))
-        status = peer.wait_for_tx(prepared.channel, prepared.tx_id, timeout)
-        if status is None:
-            raise CommitTimeoutError(
-                f"no commit status for {prepared.tx_id} from {peer.name} "
-                f"within {timeout:g} s",
-                hint="check the orderer has a leader and the peer is running",
+        others = (
+            []
+            if status_peer
+            else [self._peer(n) for n in prepared.endorsers if n != peer.name]
+        )
+        status = None
+        for target in [peer, *others]:
+            seen = target.wait_for_tx(
+                prepared.channel, prepared.tx_id, max(deadline - time.monotonic(), 0.0)
             )
+            if seen is None:
+                raise CommitTimeoutError(
+                    f"no commit status for {prepared.tx_id} from {target.name} "
+                    f"within {timeout:g} s",
+                    hint="check the orderer has a leader and the peer is running",
+                )
+            status = status or seen
+        assert status is not None
         return SubmitResult(
             tx_id=prepared.tx_id,
             code=status.code,

@@ -20,7 +20,7 @@ from harness.requestmanager._orchestrator import (
 
 
 class NaiveRequestManager(RequestManager):
-    def _mint(
+    def _mint_in_order(
         self, rid: str, request: AuditRequest, plan: MintPlan, signed: Any | None
     ) -> Any:
         try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -312,7 +313,27 @@ class RequestManager:
     def _mint(
         self, rid: str, request: AuditRequest, plan: MintPlan, signed: Any | None
     ) -> Any:
-        """The TokenCreated of this request's mint, or a revert reason."""
+        """The TokenCreated of this request's mint, or a revert reason.
+
+        Signing (which reserves the auditor's next nonce), storing the intent and
+        sending happen under one lock per chain and auditor: eth-tester, like a
+        node without a queue for future nonces, takes each account's transactions
+        only in nonce order, and two audits must not overtake each other between
+        signing and sending.
+        """
+        with _sender_lock(self.token.chain, self.auditor):
+            try:
+                return self._mint_in_order(rid, request, plan, signed)
+            except OrchestratorCrash:
+                raise
+            except BaseException:
+                # a nonce reserved and never sent would leave a gap: re-read them
+                self.token.chain.forget_nonces()
+                raise
+
+    def _mint_in_order(
+        self, rid: str, request: AuditRequest, plan: MintPlan, signed: Any | None
+    ) -> Any:
         chain = self.token.chain
         if signed is not None:
             receipt = chain.backend.receipt(signed.tx_hash)
@@ -505,6 +526,15 @@ class _Stage:
     def __exit__(self, *exc: object) -> None:
         elapsed = (time.perf_counter() - self._start) * 1000
         self._timer.ms[self._name] = self._timer.ms.get(self._name, 0.0) + elapsed
+
+
+_SENDER_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+_SENDER_LOCKS_GUARD = threading.Lock()
+
+
+def _sender_lock(chain: Any, account: str) -> threading.Lock:
+    with _SENDER_LOCKS_GUARD:
+        return _SENDER_LOCKS.setdefault((id(chain), account), threading.Lock())
 
 
 def _completed_stages(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from harness.bench import (
     FixedLoad,
     FixedRate,
     LinearRamp,
-    WorkloadUnavailableError,
     load_benchmark,
     parse_benchmark,
 )
+from harness.bench._workload import register_limit
 from harness.errors import ConfigError
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
@@ -40,13 +40,12 @@ def test_token_issues_file_loads_with_three_kinds_of_phase() -> None:
     assert shorter.schedule.measured_s == pytest.approx(3)
 
 
-def test_reference_file_names_the_request_manager_which_is_not_there_yet() -> None:
-    path = SCENARIOS / "bench-request-manager.yaml"
-    with pytest.raises(WorkloadUnavailableError, match=r"audit-requests.*issue 6"):
-        load_benchmark(path)
-    spec = load_benchmark(path, require_available=False)
-    assert spec.workload_options == {"records_per_request": 3, "key_space": 10000}
-    assert spec.limits == ("eth_tester_issue", "fabric_commit", "hsm_signing")
+def test_reference_file_audits_through_the_request_manager() -> None:
+    spec = load_benchmark(SCENARIOS / "bench-request-manager.yaml")
+    assert spec.workload_options == {"records_per_request": 3, "key_space": 1800}
+    assert spec.limits is None  # the workload's own limits, in audits per second
+    kinds = [type(p) for p in spec.schedule.phases]
+    assert kinds == [FixedRate, FixedLoad, LinearRamp]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +72,6 @@ def test_reference_file_names_the_request_manager_which_is_not_there_yet() -> No
         (_with(workers=0), r"workers: must be a whole number"),
         (_with(colour="red"), r"colour: unknown key.*allowed: name"),
         (_with(limits=["cpu"]), r"limits\[0\].*unknown limit"),
-        (_with(limits=["fabric_commit"]), r"limits\[0\].*issue 3"),
         ([1, 2], r"top level: must be a mapping"),
     ],
     ids=[
@@ -86,7 +84,6 @@ def test_reference_file_names_the_request_manager_which_is_not_there_yet() -> No
         "workers",
         "top-key",
         "limit",
-        "unavailable-limit",
         "not-mapping",
     ],
 )
@@ -94,6 +91,12 @@ def test_mistakes_name_the_file_and_key(data: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         parse_benchmark(data, source="bench.yaml")
     assert str(caught.value).startswith("bench.yaml: ")
+
+
+def test_a_limit_that_cannot_be_measured_yet_says_why() -> None:
+    register_limit("not_built_yet", None, unavailable="it needs the moon")
+    with pytest.raises(ConfigError, match=r"limits\[0\].*the moon"):
+        parse_benchmark(_with(limits=["not_built_yet"]), source="bench.yaml")
 
 
 def test_unreadable_and_invalid_files(tmp_path: Path) -> None:

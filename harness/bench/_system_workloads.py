@@ -1,0 +1,220 @@
+"""Workloads on the whole system: plain Fabric record transactions, and audit
+requests through the Request Manager (lock, mint, record, unlock).
+
+Both run on a simulated network started in setup (``network`` option, default the
+embedded default network) with the fixture data seeded. Audit requests take their
+records from a pool recorded in setup: operation ``i`` audits chunk ``i`` of the
+pool, wrapping around, so a pool (``key_space``) smaller than the run makes
+requests overlap and collide on locks, as contending auditors do.
+
+Component limits are given per audit, so that the report's ``ratio_to_limit``
+compares like with like: an audit is one Ethereum issue, five Fabric transactions
+and some twenty signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from harness.bench._workload import (
+    BaseWorkload,
+    FailureClass,
+    LimitProbe,
+    OperationFailed,
+    StageTimes,
+)
+from harness.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "utilityemissionchannel"
+FABRIC_TX_PER_AUDIT = 5  # start, lock, intent, store, update
+# client + two endorsers + the orderer's block signature, per Fabric transaction
+SIGNATURES_PER_FABRIC_TX = 4
+_SEED_THREADS = 16
+
+
+def _positive_int(options: Mapping[str, Any], key: str, default: int) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"workload option {key} must be an integer >= 1, got {value!r}"
+        )
+    return value
+
+
+class _SystemWorkload(BaseWorkload):
+    """Starts the network, eth-tester and the token contract; seeds fixtures."""
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.network_spec = str(options.get("network", "default"))
+        self.per_request = _positive_int(options, "records_per_request", 1)
+        self.system: Any = None
+        self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._tag = uuid.uuid4().hex[:6]
+
+    def setup(self) -> None:
+        from harness.chaincode.seed import load_fixtures
+        from harness.runs import RunDir
+        from harness.scenario._system import System
+
+        self._home = tempfile.TemporaryDirectory(prefix="harness-bench-system-")
+        run = RunDir.create("bench-system", Path(self._home.name))
+        self.system = System.start(self.network_spec, run)
+        load_fixtures(self.system.fabric, CHANNEL)
+
+    def teardown(self) -> None:
+        if self.system is not None:
+            self.system.stop()
+            self.system = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    def record(self, label: str, count: int) -> list[str]:
+        """``count`` fresh emissions records of one new party; their uuids."""
+        party = f"{label}-{self._tag}"
+        uuids = []
+        for month in range(count):
+            start = f"2019-{month % 12 + 1:02d}-01T00:00:00Z"
+            end = f"2019-{month % 12 + 1:02d}-28T23:59:59Z"
+            done = self.system.fabric.submit(
+                CHANNEL,
+                "utilityemissions",
+                "recordEmissions",
+                ["USA_EIA_11208", party, start, end, "100", "kWh", "u", "m"],
+            )
+            done.raise_for_code()
+            uuids.append(json.loads(done.payload)["uuid"])
+        return uuids
+
+    def nodes(self) -> dict[str, int]:
+        return {"harness+simulator+eth-tester": os.getpid()}
+
+
+class FabricRecordsWorkload(_SystemWorkload):
+    """``records_per_request`` recordEmissions transactions per operation."""
+
+    name = "fabric-records"
+    stages: tuple[str, ...] = ("record",)
+
+    def operation(self, index: int) -> StageTimes:
+        started = time.perf_counter()
+        self.record(f"bench-records-{index}", self.per_request)
+        return {"record": time.perf_counter() - started}
+
+    def limits(self) -> dict[str, LimitProbe]:
+        spec = self.network_spec
+        return {"fabric_commit": lambda: fabric_commit_rate(spec)}
+
+
+class AuditRequestsWorkload(_SystemWorkload):
+    """Audit requests through the Request Manager; stages lock, mint, record, unlock."""
+
+    name = "audit-requests"
+    stages: tuple[str, ...] = ("lock", "mint", "record", "unlock")
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.key_space = _positive_int(options, "key_space", 1000)
+        if self.key_space < self.per_request:
+            raise ConfigError(
+                "workload option key_space must be >= records_per_request"
+            )
+        self.pool: list[str] = []
+        self.manager: Any = None
+
+    def setup(self) -> None:
+        from harness.requestmanager import RequestManager
+
+        super().setup()
+        started = time.perf_counter()
+        chunks = self.key_space // self.per_request
+        with ThreadPoolExecutor(_SEED_THREADS) as pool:
+            batches = pool.map(
+                lambda i: self.record(f"pool-{i}", self.per_request), range(chunks)
+            )
+            self.pool = [uuid_ for batch in batches for uuid_ in batch]
+        log.info(
+            "recorded a pool of %d records in %.1f s",
+            len(self.pool),
+            time.perf_counter() - started,
+        )
+        self.manager = RequestManager(self.system.fabric, self.system.token)
+
+    def operation(self, index: int) -> StageTimes:
+        from harness.requestmanager import AuditRequest
+
+        chunks = len(self.pool) // self.per_request
+        first = (index % chunks) * self.per_request
+        uuids = tuple(self.pool[first : first + self.per_request])
+        request = AuditRequest(f"bench-{self._tag}-{index}", uuids)
+        result = self.manager.audit(request)
+        if result.status != "minted":
+            raise OperationFailed(self._classify_reason(result.reason), result.reason)
+        return {
+            stage: ms / 1000
+            for stage, ms in result.stages_ms.items()
+            if stage in self.stages
+        }
+
+    @staticmethod
+    def _classify_reason(reason: str) -> FailureClass:
+        if "already locked" in reason or "not at non-processing" in reason:
+            return "lock_conflict"
+        if "MVCC_READ_CONFLICT" in reason:
+            return "mvcc_read_conflict"
+        if "mint reverted" in reason:
+            return "eth_revert"
+        return "other"
+
+    def limits(self) -> dict[str, LimitProbe]:
+        """Each component alone, in audits per second."""
+        from harness.bench._workloads import eth_tester_issue_rate, hsm_signing_rate
+
+        spec = self.network_spec
+        per_audit_signatures = FABRIC_TX_PER_AUDIT * SIGNATURES_PER_FABRIC_TX
+        return {
+            "eth_tester_issue": eth_tester_issue_rate,
+            "fabric_commit_per_audit": lambda: (
+                fabric_commit_rate(spec) / FABRIC_TX_PER_AUDIT
+            ),
+            "hsm_signing_per_audit": lambda: hsm_signing_rate() / per_audit_signatures,
+        }
+
+
+def fabric_commit_rate(
+    network: str = "default", count: int = 300, threads: int = 16
+) -> float:
+    """Committed recordEmissions transactions per second of a fresh simulated network
+    alone, ``threads`` clients submitting at once."""
+    workload = FabricRecordsWorkload({"network": network})
+    workload.setup()
+    try:
+
+        def one(index: int) -> None:
+            workload.record(f"limit-{index}", 1)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(count)))
+        return count / (time.perf_counter() - started)
+    finally:
+        workload.teardown()
+
+
+def _fabric_records(options: Mapping[str, Any]) -> FabricRecordsWorkload:
+    return FabricRecordsWorkload(options)
+
+
+def _audit_requests(options: Mapping[str, Any]) -> AuditRequestsWorkload:
+    return AuditRequestsWorkload(options)
