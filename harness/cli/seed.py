@@ -37,6 +37,10 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="fixtures folder (default: $HARNESS_FIXTURES or the source tree's)",
     )
+    parser.add_argument("--org", default="Org1", help="the client's org (default Org1)")
+    parser.add_argument(
+        "--user", default="user1", help="the client user (default user1)"
+    )
     parser.add_argument("--channel", default="utilityemissionchannel")
     parser.add_argument("--chaincode", default="utilityemissions")
     add_report_options(parser)
@@ -61,11 +65,42 @@ def _seed(args: argparse.Namespace) -> int:
         )
         emit(args, {"dry_run": True, "rows": rows}, summary)
         return 0
-    # TODO(seed-client): needs a FabricClient built from a run folder (its
-    # connection profile and a user's key, file or HSM); no such helper exists yet.
-    raise ConfigError(
-        "loading into a running network needs a client built from the run folder, "
-        "which the harness does not provide yet",
-        hint="use --dry-run to validate the rows, or call "
-        "harness.chaincode.seed.load_fixtures(client) from Python",
+    return _load_into_network(args, fixtures)
+
+
+def _load_into_network(args: argparse.Namespace, fixtures: Any) -> int:
+    from harness.chaincode.seed import load_fixtures
+    from harness.fabric._reuse import attach
+    from harness.runs import RunDir
+
+    if args.run is not None:
+        run = RunDir.open(args.run)
+    else:
+        run = RunDir.latest("network", args.run_dir, command="harness up")
+    if run.status() != "ready":
+        raise ConfigError(
+            f"the network in {run.path} is not running (status {run.status()})",
+            hint="start one with 'harness up', or use --dry-run",
+        )
+    with attach(run) as network:
+        client = network.client(args.org, args.user)
+        report = load_fixtures(
+            client,
+            args.channel,
+            fixtures=fixtures,
+            chaincode=args.chaincode,
+            progress=None if args.json else _show,
+        )
+    result = report.as_dict() | {"run_dir": str(run.path)}
+    summary = (
+        f"{result['imported']} rows imported, {result['skipped']} already there, "
+        f"into {args.chaincode} on {args.channel} ({run.path})"
+    )
+    emit(args, result, summary)
+    return 0
+
+
+def _show(step: Any) -> None:
+    progress(
+        f"[{step.done}/{step.total}] {step.row.kind} {step.row.uuid}: {step.outcome}"
     )

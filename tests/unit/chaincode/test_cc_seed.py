@@ -171,10 +171,10 @@ def test_cli_dry_run_lists_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(out["rows"]) == len(read_fixtures().rows)
 
 
-def test_cli_without_dry_run_says_what_is_missing(
-    capsys: pytest.CaptureFixture[str],
+def test_cli_without_a_running_network_says_how_to_start_one(
+    capsys: pytest.CaptureFixture[str], runs_root: Path
 ) -> None:
     code = main(["seed"])
 
     assert code == 2
-    assert "--dry-run" in capsys.readouterr().err
+    assert "run 'harness up' first" in capsys.readouterr().err
