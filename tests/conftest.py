@@ -9,6 +9,9 @@ import pytest
 
 from harness.hsm import SoftHsm, Token
 
+# the plugin is tested black-box with pytester (tests/integration/plugin)
+pytest_plugins = ["pytester"]
+
 
 def _softhsm_missing() -> str | None:
     from harness.errors import MissingDependencyError

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 _ISOLATION = re.compile(r"per-test isolation: (\d+) tests, mean ([\d.]+) ms")
 
 
