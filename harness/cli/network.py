@@ -39,6 +39,17 @@ def register(subparsers: Any) -> None:
     )
     up.add_argument("--tls", default="none", choices=("none", "tls", "mutual"))
     up.add_argument(
+        "--processes",
+        action="store_true",
+        help="one process per node (single-orderer networks, no TLS, no faults yet)",
+    )
+    up.add_argument(
+        "--via",
+        choices=("processes", "ansible"),
+        help="start the node processes directly or with playbooks/network.yml "
+        "(implies --processes)",
+    )
+    up.add_argument(
         "--timeout", type=float, default=_READY_TIMEOUT_S, help="readiness deadline (s)"
     )
     add_report_options(up)
@@ -85,6 +96,8 @@ def _up(args: argparse.Namespace) -> int:
     from harness.spec import load_spec
 
     spec = load_spec(args.network)  # a bad spec fails here, before any process starts
+    if args.processes or args.via:
+        return _up_processes(args, spec)
     run = RunDir.create(_KIND, args.run_dir)
     run.write_text("network", f"{spec.source}\n")
     log_path = run.log_path("daemon")
@@ -118,6 +131,48 @@ def _up(args: argparse.Namespace) -> int:
     ]
     lines.append("stop it with: harness down --run " + str(run.path))
     emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _up_processes(args: argparse.Namespace, spec: Any) -> int:
+    from harness.fabric.processes import Via, start_processes
+
+    if args.tls != "none":
+        raise ConfigError("--processes serves plaintext gRPC only for now; drop --tls")
+    run = RunDir.create(_KIND, args.run_dir)
+    run.write_text("network", f"{spec.source}\n")
+    via: Via = "ansible" if args.via == "ansible" else "processes"
+    progress(f"starting network '{spec.name}' as node processes ({via}) ...")
+    nodes = start_processes(spec, run, via=via, timeout=args.timeout)
+    ready = json.loads(run.file("ready.json").read_text())
+    payload = {"run_dir": str(run.path), "ready_s": ready["ready_s"], "nodes": nodes}
+    lines = [f"network '{spec.name}' ready in {ready['ready_s']:.2f} s ({via})"]
+    lines += [
+        f"  {name:<20}{node['address']:<18}ops {node['ops']}"
+        for name, node in nodes.items()
+    ]
+    lines.append("stop it with: harness down --run " + str(run.path))
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _down_processes(args: argparse.Namespace, run: RunDir) -> int:
+    from harness.fabric.processes import stop_processes
+
+    started = time.monotonic()
+    if run.file("playbook-network.json").exists():
+        from harness.iac import run_playbook
+
+        run_playbook("teardown", run, tags=["processes"])
+    stopped = stop_processes(run)  # whatever the playbook left, and the status
+    seconds = time.monotonic() - started
+    payload = {
+        "run_dir": str(run.path),
+        "status": run.status(),
+        "stopped": stopped,
+        "seconds": round(seconds, 3),
+    }
+    emit(args, payload, f"network in {run.path} stopped in {seconds:.2f} s")
     return 0
 
 
@@ -180,7 +235,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from harness.fabric.processes import is_process_run
+
     run = _open_run(args)
+    if is_process_run(run):
+        return _down_processes(args, run)
     pid_file = run.file("daemon.pid")
     if not pid_file.exists():
         emit(
