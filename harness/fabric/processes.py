@@ -80,7 +80,8 @@ def prepare_run(spec: NetworkSpec, run: RunDir) -> dict[str, dict[str, Any]]:
         listening = _Listening(
             servers={n: _Listener(f"127.0.0.1:{e['grpc']}") for n, e in layout.items()}
         )
-        run.write_json(PROFILE_NAME, connection_profile(network, listening))  # type: ignore[arg-type]
+        profile = connection_profile(network, listening)  # type: ignore[arg-type]
+        run.write_json(PROFILE_NAME, profile)
     finally:
         network.stop()
     run.write_json(LAYOUT_FILE, layout)
