@@ -65,6 +65,8 @@ CRASH_POINTS: tuple[CrashPoint, ...] = (
 )
 Status = Literal["minted", "refused", "rolled-back"]
 AUDITED_EMISSIONS = 3
+_MISMATCH_RETRIES = 3
+_MISMATCH_BACKOFF_S = 0.05
 
 
 class OrchestratorCrash(HarnessError):
@@ -416,18 +418,28 @@ class RequestManager:
         return None
 
     def _datalock(self, function: str, argument: str) -> bytes:
+        from harness.fabric._messages import EndorsementMismatchError
         from harness.fabric.client import EndorsementError
 
-        try:
-            result = self.fabric.submit(
-                self.channel, self.lock_chaincode, function, [argument]
-            )
-        except (
-            EndorsementError
-        ) as exc:  # the chaincode refused (e.g. 409 already locked)
-            if exc.status in (404, 409):
-                raise _Refused(str(exc)) from None
-            raise
+        for attempt in range(1, _MISMATCH_RETRIES + 1):
+            try:
+                result = self.fabric.submit(
+                    self.channel, self.lock_chaincode, function, [argument]
+                )
+                break
+            except EndorsementError as exc:  # the chaincode refused (409 locked...)
+                if exc.status in (404, 409):
+                    raise _Refused(str(exc)) from None
+                raise
+            except EndorsementMismatchError as exc:
+                # Endorsers a block apart answer differently while another client's
+                # transaction commits; they agree again once both have it.
+                if attempt == _MISMATCH_RETRIES:
+                    raise _Refused(f"{function}: {exc}") from None
+                log.info(
+                    "%s: endorsers disagreed (attempt %d), retrying", function, attempt
+                )
+                time.sleep(_MISMATCH_BACKOFF_S * attempt)
         if not result.valid:
             raise _Refused(f"{function} was not committed: {result.code_name}")
         payload: bytes = result.payload
