@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli._output import add_report_options, emit, progress
-from harness.errors import ConfigError, HarnessError, ReadinessTimeoutError
+from harness.errors import ConfigError, HarnessError
 from harness.runs import RunDir
 
 _KIND = "network"
 _READY_TIMEOUT_S = 60.0
 _DOWN_TIMEOUT_S = 20.0
-_PROBE_S = 0.05
 
 
 def register(subparsers: Any) -> None:
@@ -98,24 +93,13 @@ def _up(args: argparse.Namespace) -> int:
     spec = load_spec(args.network)  # a bad spec fails here, before any process starts
     if args.processes or args.via:
         return _up_processes(args, spec)
+    from harness.fabric._daemon import launch
+
     run = RunDir.create(_KIND, args.run_dir)
     run.write_text("network", f"{spec.source}\n")
-    log_path = run.log_path("daemon")
-    command = [
-        sys.executable, "-m", "harness.fabric._daemon",
-        "--run", str(run.path), "--network", spec.source, "--tls", args.tls,
-    ]  # fmt: skip
     started = time.monotonic()
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,
-        )
     progress(f"starting network '{spec.name}' in {run.path} ...")
-    _wait_ready(run, process, log_path, args.timeout)
+    launch(run, spec.source, tls=args.tls, timeout=args.timeout)
     ready = json.loads(run.file("ready.json").read_text())
     nodes = json.loads(run.file("nodes.json").read_text())
     payload = {"run_dir": str(run.path), "ready_s": ready["ready_s"], "nodes": nodes}
@@ -176,32 +160,6 @@ def _down_processes(args: argparse.Namespace, run: RunDir) -> int:
     return 0
 
 
-def _wait_ready(run: RunDir, process: Any, log_path: Path, timeout: float) -> None:
-    """Probe the run folder until ``ready``; a clear report when it does not come."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = run.status()
-        if status == "ready" and run.file("ready.json").exists():
-            return
-        if status == "failed" or process.poll() is not None:
-            reason = (
-                run.file("error").read_text().strip()
-                if run.file("error").exists()
-                else ""
-            )
-            raise HarnessError(
-                f"network failed to start: {reason or 'the process exited'}",
-                hint=f"see {log_path}",
-            )
-        time.sleep(_PROBE_S)
-    os.killpg(process.pid, signal.SIGTERM)
-    tail = "; ".join(log_path.read_text().strip().splitlines()[-3:])
-    raise ReadinessTimeoutError(
-        f"network not ready after {timeout:.0f} s (status '{run.status()}'); last log: {tail}",
-        hint=f"see {log_path}, or raise --timeout",
-    )
-
-
 def _health(url: str) -> tuple[bool, str]:
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=2) as reply:
@@ -240,47 +198,21 @@ def _down(args: argparse.Namespace) -> int:
     run = _open_run(args)
     if is_process_run(run):
         return _down_processes(args, run)
-    pid_file = run.file("daemon.pid")
-    if not pid_file.exists():
-        emit(
-            args,
-            {"run_dir": str(run.path), "status": run.status()},
-            "network is not running",
-        )
-        return 0
-    pid = int(pid_file.read_text())
+    from harness.fabric._daemon import shutdown
+
     started = time.monotonic()
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-    deadline = started + _DOWN_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(_PROBE_S)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-        run.set_status("stopped")
+    if not shutdown(run, timeout=_DOWN_TIMEOUT_S):
+        idle = {"run_dir": str(run.path), "status": run.status()}
+        emit(args, idle, "network is not running")
+        return 0
     seconds = time.monotonic() - started
-    payload = {
+    payload: dict[str, Any] = {
         "run_dir": str(run.path),
         "status": run.status(),
         "seconds": round(seconds, 3),
     }
     emit(args, payload, f"network in {run.path} stopped in {seconds:.2f} s")
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped by its parent) counts as gone
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _fault(args: argparse.Namespace) -> int:

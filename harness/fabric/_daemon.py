@@ -208,9 +208,11 @@ def launch(
             )
         time.sleep(_PROBE_S)
     os.killpg(process.pid, signal.SIGKILL)
+    tail = "; ".join(log_path.read_text().strip().splitlines()[-3:])
     raise ReadinessTimeoutError(
-        f"network daemon not ready after {timeout:.0f} s (status {run.status()!r})",
-        hint=f"see {log_path}",
+        f"network daemon not ready after {timeout:.0f} s (status {run.status()!r}); "
+        f"last log lines: {tail}",
+        hint=f"see {log_path}, or raise --timeout",
     )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from harness.errors import TransactionRevertedError
 from harness.requestmanager._mint import MintPlan
 from harness.requestmanager._orchestrator import (
-    AUDITED_EMISSIONS,
     AuditRequest,
     RequestManager,
+    issue_arguments,
 )
 
 
@@ -25,15 +25,7 @@ class NaiveRequestManager(RequestManager):
     ) -> Any:
         try:
             return self.token.issue(
-                self.auditor,
-                request.issuee,
-                token_type=AUDITED_EMISSIONS,
-                quantity=plan.quantity,
-                from_date=plan.from_date,
-                thru_date=plan.thru_date,
-                metadata=plan.metadata,
-                manifest=plan.manifest,
-                description=plan.description,
+                self.auditor, request.issuee, **issue_arguments(plan)
             )
         except TransactionRevertedError as exc:
             return f"mint reverted: {exc.reason}"

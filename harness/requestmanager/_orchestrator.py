@@ -348,15 +348,7 @@ class RequestManager:
                 signed = None
         if signed is None:
             signed = self.token.build_issue(
-                self.auditor,
-                request.issuee,
-                token_type=AUDITED_EMISSIONS,
-                quantity=plan.quantity,
-                from_date=plan.from_date,
-                thru_date=plan.thru_date,
-                metadata=plan.metadata,
-                manifest=plan.manifest,
-                description=plan.description,
+                self.auditor, request.issuee, **issue_arguments(plan)
             )
             self._stage(
                 INTENT_STAGE, rid, storage={"mintTx": json.dumps(signed.to_json())}
@@ -538,6 +530,19 @@ class _Stage:
     def __exit__(self, *exc: object) -> None:
         elapsed = (time.perf_counter() - self._start) * 1000
         self._timer.ms[self._name] = self._timer.ms.get(self._name, 0.0) + elapsed
+
+
+def issue_arguments(plan: MintPlan) -> dict[str, Any]:
+    """The keyword arguments of the token client's issue() for ``plan``."""
+    return {
+        "token_type": AUDITED_EMISSIONS,
+        "quantity": plan.quantity,
+        "from_date": plan.from_date,
+        "thru_date": plan.thru_date,
+        "metadata": plan.metadata,
+        "manifest": plan.manifest,
+        "description": plan.description,
+    }
 
 
 _SENDER_LOCKS: dict[tuple[int, str], threading.Lock] = {}
