@@ -7,6 +7,9 @@ records from a pool recorded in setup: operation ``i`` audits chunk ``i`` of the
 pool, wrapping around, so a pool (``key_space``) smaller than the run makes
 requests overlap and collide on locks, as contending auditors do.
 
+Several auditor accounts (``auditors``) mint in parallel: each account's
+transactions go out in nonce order, one at a time.
+
 Component limits are given per audit, so that the report's ``ratio_to_limit``
 compares like with like: an audit is one Ethereum issue, five Fabric transactions
 and some twenty signatures.
@@ -58,6 +61,13 @@ class _SystemWorkload(BaseWorkload):
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.network_spec = str(options.get("network", "default"))
         self.per_request = _positive_int(options, "records_per_request", 1)
+        self.auditors = _positive_int(options, "auditors", 1)
+        served = options.get("served", False)
+        if not isinstance(served, bool):
+            raise ConfigError(
+                f"workload option served must be true or false, got {served!r}"
+            )
+        self.served = served
         self.system: Any = None
         self._home: tempfile.TemporaryDirectory[str] | None = None
         self._tag = uuid.uuid4().hex[:6]
@@ -69,7 +79,10 @@ class _SystemWorkload(BaseWorkload):
 
         self._home = tempfile.TemporaryDirectory(prefix="harness-bench-system-")
         run = RunDir.create("bench-system", Path(self._home.name))
-        self.system = System.start(self.network_spec, run)
+        if self.served:
+            self.system = _ServedSystem.start(self.network_spec, run, self.auditors)
+        else:
+            self.system = System.start(self.network_spec, run, auditors=self.auditors)
         load_fixtures(self.system.fabric, CHANNEL)
 
     def teardown(self) -> None:
@@ -98,7 +111,53 @@ class _SystemWorkload(BaseWorkload):
         return uuids
 
     def nodes(self) -> dict[str, int]:
+        if self.served and self.system is not None:
+            return {"harness+eth-tester": os.getpid(), "simulator": self.system.pid}
         return {"harness+simulator+eth-tester": os.getpid()}
+
+
+class _ServedSystem:
+    """The network in a process of its own (reached over gRPC on loopback), the
+    chain and the orchestrator here: on a machine with two cores each gets one."""
+
+    def __init__(
+        self, run: Any, attached: Any, pid: int, chain: Any, token: Any
+    ) -> None:
+        self.run = run
+        self.attached = attached
+        self.pid = pid
+        self.chain = chain
+        self.token = token
+        self.fabric = attached.client("Org1", "user1")
+
+    @classmethod
+    def start(cls, network: str, run: Any, auditors: int) -> _ServedSystem:
+        from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
+        from harness.fabric._daemon import launch, shutdown
+        from harness.fabric._reuse import attach
+        from harness.scenario._system import AUDITED_EMISSIONS, auditor_names
+        from harness.spec import load_spec
+
+        pid = launch(run, load_spec(network).source)
+        try:
+            attached = attach(run)
+            extra = auditor_names(auditors)[1:]
+            chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
+            token = TokenClient.deploy(chain)
+            token.register_default_roles()
+            for name in extra:
+                token.register_dealer(name, AUDITED_EMISSIONS)
+        except BaseException:
+            shutdown(run)
+            raise
+        return cls(run, attached, pid, chain, token)
+
+    def stop(self) -> None:
+        from harness.fabric._daemon import shutdown
+
+        self.attached.close()
+        shutdown(self.run)
+        self.chain.close()
 
 
 class FabricRecordsWorkload(_SystemWorkload):
@@ -113,8 +172,8 @@ class FabricRecordsWorkload(_SystemWorkload):
         return {"record": time.perf_counter() - started}
 
     def limits(self) -> dict[str, LimitProbe]:
-        spec = self.network_spec
-        return {"fabric_commit": lambda: fabric_commit_rate(spec)}
+        spec, served = self.network_spec, self.served
+        return {"fabric_commit": lambda: fabric_commit_rate(spec, served=served)}
 
 
 class AuditRequestsWorkload(_SystemWorkload):
@@ -149,7 +208,11 @@ class AuditRequestsWorkload(_SystemWorkload):
             len(self.pool),
             time.perf_counter() - started,
         )
-        self.manager = RequestManager(self.system.fabric, self.system.token)
+        from harness.scenario._system import auditor_names
+
+        self.manager = RequestManager(
+            self.system.fabric, self.system.token, auditor=auditor_names(self.auditors)
+        )
 
     def operation(self, index: int) -> StageTimes:
         from harness.requestmanager import AuditRequest
@@ -181,28 +244,52 @@ class AuditRequestsWorkload(_SystemWorkload):
         """Each component alone, in audits per second."""
         from harness.bench._workloads import eth_tester_issue_rate, hsm_signing_rate
 
-        spec = self.network_spec
+        spec, served = self.network_spec, self.served
         per_audit_signatures = FABRIC_TX_PER_AUDIT * SIGNATURES_PER_FABRIC_TX
         return {
             "eth_tester_issue": eth_tester_issue_rate,
             "fabric_commit_per_audit": lambda: (
-                fabric_commit_rate(spec) / FABRIC_TX_PER_AUDIT
+                fabric_commit_rate(
+                    spec,
+                    count=600,
+                    threads=32,
+                    served=served,
+                    transaction="startTransitionProcess",
+                )
+                / FABRIC_TX_PER_AUDIT
             ),
             "hsm_signing_per_audit": lambda: hsm_signing_rate() / per_audit_signatures,
         }
 
 
 def fabric_commit_rate(
-    network: str = "default", count: int = 300, threads: int = 16
+    network: str = "default",
+    count: int = 300,
+    threads: int = 16,
+    *,
+    served: bool = False,
+    transaction: str = "recordEmissions",
 ) -> float:
-    """Committed recordEmissions transactions per second of a fresh simulated network
-    alone, ``threads`` clients submitting at once."""
-    workload = FabricRecordsWorkload({"network": network})
+    """Committed transactions per second of a fresh simulated network alone,
+    ``threads`` clients submitting at once (``served``: over gRPC, the network in
+    its own process). ``transaction`` is ``recordEmissions`` (a record, with its
+    factor lookup) or ``startTransitionProcess`` (a datalock write, the weight of
+    the Request Manager's own transactions)."""
+    if transaction not in ("recordEmissions", "startTransitionProcess"):
+        raise ConfigError(f"no commit-rate probe for {transaction!r}")
+    workload = FabricRecordsWorkload({"network": network, "served": served})
     workload.setup()
     try:
 
         def one(index: int) -> None:
-            workload.record(f"limit-{index}", 1)
+            if transaction == "recordEmissions":
+                workload.record(f"limit-{index}", 1)
+                return
+            tx_id = f"limit-{workload._tag}-{index}"
+            done = workload.system.fabric.submit(
+                CHANNEL, "datalock", "startTransitionProcess", [tx_id]
+            )
+            done.raise_for_code()
 
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:

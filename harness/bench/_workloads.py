@@ -285,13 +285,13 @@ register_workload(
     "fabric-records",
     _fabric_records,
     description="plain Fabric record transactions (utilityemissions recordEmissions)",
-    options=("records_per_request", "network"),
+    options=("records_per_request", "network", "served"),
 )
 register_workload(
     "audit-requests",
     _audit_requests,
     description="audit requests through the Request Manager (lock, mint, record, unlock)",
-    options=("records_per_request", "key_space", "network"),
+    options=("records_per_request", "key_space", "network", "auditors", "served"),
 )
 register_limit("eth_tester_issue", eth_tester_issue_rate)
 register_limit("hsm_signing", hsm_signing_rate)

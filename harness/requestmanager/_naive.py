@@ -21,11 +21,14 @@ from harness.requestmanager._orchestrator import (
 
 class NaiveRequestManager(RequestManager):
     def _mint_in_order(
-        self, rid: str, request: AuditRequest, plan: MintPlan, signed: Any | None
+        self,
+        rid: str,
+        request: AuditRequest,
+        plan: MintPlan,
+        signed: Any | None,
+        auditor: Any,
     ) -> Any:
         try:
-            return self.token.issue(
-                self.auditor, request.issuee, **issue_arguments(plan)
-            )
+            return self.token.issue(auditor, request.issuee, **issue_arguments(plan))
         except TransactionRevertedError as exc:
             return f"mint reverted: {exc.reason}"

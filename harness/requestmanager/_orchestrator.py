@@ -24,6 +24,7 @@ returns to NOT-PROCESSING, so the same request id can be retried.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import threading
@@ -154,7 +155,7 @@ class RequestManager:
         token: Any,
         *,
         channel: str = "utilityemissionchannel",
-        auditor: str = "emissions_auditor",
+        auditor: str | Sequence[str] = "emissions_auditor",
         policy: AuditPolicy | None = None,
         journal: Path | None = None,
         crash_at: CrashPoint | None = None,
@@ -164,7 +165,11 @@ class RequestManager:
         self.fabric = fabric
         self.token = token
         self.channel = channel
-        self.auditor = auditor
+        # several auditor accounts mint in parallel: each has its own nonce order
+        self.auditors = (auditor,) if isinstance(auditor, str) else tuple(auditor)
+        if not self.auditors:
+            raise RequestManagerError("a Request Manager needs at least one auditor")
+        self._rotation = itertools.count()
         self.policy = policy
         self.journal = Journal(journal) if journal is not None else None
         self.crash_at = crash_at
@@ -323,18 +328,47 @@ class RequestManager:
         only in nonce order, and two audits must not overtake each other between
         signing and sending.
         """
-        with _sender_lock(self.token.chain, self.auditor):
-            try:
-                return self._mint_in_order(rid, request, plan, signed)
-            except OrchestratorCrash:
-                raise
-            except BaseException:
-                # a nonce reserved and never sent would leave a gap: re-read them
-                self.token.chain.forget_nonces()
-                raise
+        auditor, lock = self._sender(signed)
+        try:
+            return self._mint_in_order(rid, request, plan, signed, auditor)
+        except OrchestratorCrash:
+            raise
+        except BaseException:
+            # a nonce reserved and never sent would leave a gap: re-read them
+            self.token.chain.forget_nonces()
+            raise
+        finally:
+            lock.release()
+
+    def _sender(self, signed: Any | None) -> tuple[Any, threading.Lock]:
+        """The auditor account to mint with, its lock held: the stored transaction's
+        sender, else the first free auditor in rotation (else wait for one)."""
+        chain = self.token.chain
+        if signed is not None:
+            sender = chain.accounts.by_address(signed.sender) or signed.sender
+            lock = _sender_lock(chain, signed.sender)
+            lock.acquire()
+            return sender, lock
+        start = next(self._rotation)
+        order = [
+            self.auditors[(start + i) % len(self.auditors)]
+            for i in range(len(self.auditors))
+        ]
+        for name in order:
+            lock = _sender_lock(chain, chain.account(name).address)
+            if lock.acquire(blocking=False):
+                return name, lock
+        lock = _sender_lock(chain, chain.account(order[0]).address)
+        lock.acquire()
+        return order[0], lock
 
     def _mint_in_order(
-        self, rid: str, request: AuditRequest, plan: MintPlan, signed: Any | None
+        self,
+        rid: str,
+        request: AuditRequest,
+        plan: MintPlan,
+        signed: Any | None,
+        auditor: Any,
     ) -> Any:
         chain = self.token.chain
         if signed is not None:
@@ -348,7 +382,7 @@ class RequestManager:
                 signed = None
         if signed is None:
             signed = self.token.build_issue(
-                self.auditor, request.issuee, **issue_arguments(plan)
+                auditor, request.issuee, **issue_arguments(plan)
             )
             self._stage(
                 INTENT_STAGE, rid, storage={"mintTx": json.dumps(signed.to_json())}
@@ -549,9 +583,10 @@ _SENDER_LOCKS: dict[tuple[int, str], threading.Lock] = {}
 _SENDER_LOCKS_GUARD = threading.Lock()
 
 
-def _sender_lock(chain: Any, account: str) -> threading.Lock:
+def _sender_lock(chain: Any, address: str) -> threading.Lock:
+    """One lock per chain and sending account (by address, whatever it is called)."""
     with _SENDER_LOCKS_GUARD:
-        return _SENDER_LOCKS.setdefault((id(chain), account), threading.Lock())
+        return _SENDER_LOCKS.setdefault((id(chain), address.lower()), threading.Lock())
 
 
 def _completed_stages(details: Mapping[str, Any]) -> dict[str, Any]:

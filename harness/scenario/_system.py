@@ -21,6 +21,17 @@ DATA_CC = "utilityemissions"
 LOCK_CC = "datalock"
 
 
+AUDITED_EMISSIONS = 3
+
+
+def auditor_names(count: int) -> tuple[str, ...]:
+    """``emissions_auditor`` and, for more than one, ``emissions_auditor_2`` ..."""
+    return (
+        "emissions_auditor",
+        *(f"emissions_auditor_{n}" for n in range(2, count + 1)),
+    )
+
+
 @dataclass(frozen=True)
 class MintedToken:
     token_id: int
@@ -42,8 +53,11 @@ class System:
     closers: list[Any] = field(default_factory=list)
 
     @classmethod
-    def start(cls, network_spec: str, run: RunDir) -> System:
-        from harness.ethereum import Chain, TokenClient
+    def start(cls, network_spec: str, run: RunDir, *, auditors: int = 1) -> System:
+        """The network of ``network_spec`` in ``run``, eth-tester with the token
+        contract and its roles; ``auditors`` emissions-auditor accounts in all
+        (``emissions_auditor``, ``emissions_auditor_2``, ...)."""
+        from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
         from harness.fabric.client import FabricClient
         from harness.fabric.sim import SimNetwork
         from harness.spec import load_spec
@@ -54,9 +68,12 @@ class System:
             org = spec.peer_orgs[0].name
             user = next(u.name for u in spec.users if spec.org(u.org).name == org)
             fabric = FabricClient.in_process(network, network.user(org, user))
-            chain = Chain.eth_tester()
+            extra = auditor_names(auditors)[1:]
+            chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
             token = TokenClient.deploy(chain)
             token.register_default_roles()
+            for name in extra:
+                token.register_dealer(name, AUDITED_EMISSIONS)
         except BaseException:
             network.stop()
             raise

@@ -42,7 +42,11 @@ def test_token_issues_file_loads_with_three_kinds_of_phase() -> None:
 
 def test_reference_file_audits_through_the_request_manager() -> None:
     spec = load_benchmark(SCENARIOS / "bench-request-manager.yaml")
-    assert spec.workload_options == {"records_per_request": 3, "key_space": 1800}
+    assert spec.workload_options == {
+        "records_per_request": 3,
+        "key_space": 1800,
+        "auditors": 3,
+    }
     assert spec.limits is None  # the workload's own limits, in audits per second
     kinds = [type(p) for p in spec.schedule.phases]
     assert kinds == [FixedRate, FixedLoad, LinearRamp]
