@@ -46,6 +46,7 @@ def test_reference_file_audits_through_the_request_manager() -> None:
         "records_per_request": 3,
         "key_space": 1800,
         "auditors": 3,
+        "served": True,
     }
     assert spec.limits is None  # the workload's own limits, in audits per second
     kinds = [type(p) for p in spec.schedule.phases]
