@@ -338,9 +338,13 @@ class ThreadedRuntime:
         if delay > 0:
             self._deliver_later(delay, dst, (src, message))
             return
+        self._post(dst, (src, message))
+
+    def _post(self, dst: str, item: tuple[str, Message]) -> None:
+        """Hand ``item`` to ``dst``'s inbox; dropped when ``dst`` does not run."""
         inbox = self.inboxes.get(dst)
         if inbox is not None:
-            inbox.put((src, message))
+            inbox.put(item)
 
     def _deliver_later(self, delay: float, dst: str, item: tuple[str, Message]) -> None:
         with self._delay:
@@ -364,9 +368,7 @@ class ThreadedRuntime:
                     self._delay.wait(wait)
                     continue
                 _, _, dst, item = heapq.heappop(self._delayed)
-                inbox = self.inboxes.get(dst)
-                if inbox is not None:
-                    inbox.put(item)
+                self._post(dst, item)
 
     def close(self) -> None:
         with self._delay:
