@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 from harness.requestmanager import (
     CRASH_POINTS,
     AuditRequest,
@@ -26,7 +26,7 @@ from harness.requestmanager import (
 )
 from harness.runs import RunDir
 from harness.scenario._model import Check, Scenario, Step, split_records_ref
-from harness.scenario._system import CHANNEL, DATA_CC, System
+from harness.scenario._system import CHANNEL, DATA_CC, AttachedSystem, System
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,16 @@ class ScenarioRunner:
         network: str | None = None,
         orchestrator: str | None = None,
         progress: Progress | None = None,
+        attach: RunDir | None = None,
     ) -> None:
+        if attach is not None and network is not None:
+            raise ConfigError(
+                "a scenario runs on a network spec or on an attached network, not both",
+                hint="drop --network when passing --run DIR",
+            )
         self.scenario = scenario
         self.run_dir = run
+        self.attach = attach
         self.network_spec = network or scenario.network
         self.orchestrator = orchestrator or scenario.orchestrator
         self.say = progress or (lambda message: None)
@@ -122,8 +129,8 @@ class ScenarioRunner:
         began = time.perf_counter()
         self.run_dir.set_status("running")
         try:
-            self.say(f"starting network '{self.network_spec}' and eth-tester ...")
-            self.system = System.start(self.network_spec, self.run_dir)
+            self.system = self._start()
+            report.network, report.backend = self.system.spec_name, self.system.backend
             total = len(self.scenario.steps)
             for index, step in enumerate(self.scenario.steps, 1):
                 outcome = self._timed(step.label, functools.partial(self._step, step))
@@ -145,6 +152,21 @@ class ScenarioRunner:
         report.seconds = time.perf_counter() - began
         self.run_dir.set_status("passed" if report.passed else "failed")
         return report
+
+    def _start(self) -> System:
+        if self.attach is None:
+            self.say(f"starting network '{self.network_spec}' and eth-tester ...")
+            return System.start(self.network_spec, self.run_dir)
+        self.say(f"attaching to the network in {self.attach.path}, eth-tester ...")
+        system = AttachedSystem.attach(self.attach)
+        if system.spec_name != self.scenario.network:
+            log.warning(
+                "scenario %s names network %s; running on attached %s",
+                self.scenario.name,
+                self.scenario.network,
+                system.spec_name,
+            )
+        return system
 
     def _timed(self, name: str, action: Callable[[], tuple[bool, str]]) -> Outcome:
         started = time.perf_counter()
@@ -404,7 +426,7 @@ class ScenarioRunner:
         tokens = self._system().hsm_tokens()
         if not tokens:
             return False, "no identity of this network keeps its key in an HSM"
-        crypto = self.run_dir.path / "crypto"
+        crypto = self._system().crypto_root()
         reports = [inspect_token(token, crypto_root=crypto) for token in tokens]
         failed = [
             f"{c.path.rsplit('/', 1)[-1]}: {check.name}"
@@ -427,7 +449,9 @@ class ScenarioRunner:
     def _summarise(self, report: ScenarioReport) -> None:
         system = self._system()
         codes = system.tx_codes()
-        report.fabric = {"blocks": system.ledger().height, "tx_by_code": dict(codes)}
+        report.fabric = {"blocks": system.height(), "tx_by_code": dict(codes)}
+        if self.attach is not None:
+            report.fabric["network_run"] = str(self.attach.path)
         report.ethereum = {
             "blocks": system.chain.block_number(),
             "tokens_minted": len(system.tokens()),

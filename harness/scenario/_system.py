@@ -10,9 +10,12 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError, HarnessError
 from harness.runs import RunDir
+from harness.scenario._replay import BlockReplay, replay_blocks
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,7 @@ LOCK_CC = "datalock"
 
 
 AUDITED_EMISSIONS = 3
+_NOT_FOUND = 404
 
 
 def auditor_names(count: int) -> tuple[str, ...]:
@@ -41,6 +45,38 @@ class MintedToken:
     issuee: str
 
 
+def first_client(spec: Any) -> tuple[str, str]:
+    """The first peer org of ``spec`` and its first client user (its first user
+    when none has the client role)."""
+    org = spec.peer_orgs[0].name
+    users = [u for u in spec.users if spec.org(u.org).name == org]
+    if not users:
+        raise ConfigError(
+            f"network {spec.name} has no user in {org}",
+            hint="add one under 'users:' with role client",
+        )
+    chosen = next((u for u in users if u.role == "client"), users[0])
+    return org, str(chosen.name)
+
+
+def _ethereum(auditors: int) -> tuple[Any, Any]:
+    """A fresh eth-tester chain with the token contract, its roles and ``auditors``
+    emissions-auditor accounts."""
+    from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
+
+    extra = auditor_names(auditors)[1:]
+    chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
+    try:
+        token = TokenClient.deploy(chain)
+        token.register_default_roles()
+        for name in extra:
+            token.register_dealer(name, AUDITED_EMISSIONS)
+    except BaseException:
+        chain.close()
+        raise
+    return chain, token
+
+
 @dataclass
 class System:
     """Fabric network, Ethereum chain, token contract and the Fabric client."""
@@ -52,12 +88,13 @@ class System:
     baseline_tokens: int
     closers: list[Any] = field(default_factory=list)
 
+    backend = "sim"
+
     @classmethod
     def start(cls, network_spec: str, run: RunDir, *, auditors: int = 1) -> System:
         """The network of ``network_spec`` in ``run``, eth-tester with the token
         contract and its roles; ``auditors`` emissions-auditor accounts in all
         (``emissions_auditor``, ``emissions_auditor_2``, ...)."""
-        from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
         from harness.fabric.client import FabricClient
         from harness.fabric.sim import SimNetwork
         from harness.spec import load_spec
@@ -68,12 +105,7 @@ class System:
             org = spec.peer_orgs[0].name
             user = next(u.name for u in spec.users if spec.org(u.org).name == org)
             fabric = FabricClient.in_process(network, network.user(org, user))
-            extra = auditor_names(auditors)[1:]
-            chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
-            token = TokenClient.deploy(chain)
-            token.register_default_roles()
-            for name in extra:
-                token.register_dealer(name, AUDITED_EMISSIONS)
+            chain, token = _ethereum(auditors)
         except BaseException:
             network.stop()
             raise
@@ -84,6 +116,18 @@ class System:
             part.close() if hasattr(part, "close") else part.stop()
 
     # --- what checks read -----------------------------------------------------------
+
+    @property
+    def spec_name(self) -> str:
+        return str(self.network.spec.name)
+
+    def crypto_root(self) -> Path:
+        """Where the network's MSP folders are (the run folder that serves it)."""
+        return Path(self.network.run.path) / "crypto"
+
+    def height(self) -> int:
+        """Blocks on the channel, as the first peer holds them."""
+        return int(self.ledger().height)
 
     def ledger(self, peer: str | None = None) -> Any:
         name = peer or next(iter(self.network.peers))
@@ -149,3 +193,76 @@ class System:
         for user in self.network.spec.users:
             found.append(self.network.user(user.org, user.name))
         return found
+
+
+class AttachedSystem(System):
+    """The same whole system on a network another process serves (``harness up``,
+    ``--processes``, ``--via ansible``): a gRPC client, and checks that read the
+    ledgers over the wire (queries for records, Deliver for blocks)."""
+
+    backend = "attached"
+
+    @classmethod
+    def attach(cls, network_run: RunDir | Path, *, auditors: int = 1) -> AttachedSystem:
+        """A client of the first peer org's first client user on the network served
+        from ``network_run``, and a fresh eth-tester chain with the token contract."""
+        from harness.fabric._reuse import attach
+
+        network = attach(network_run)
+        try:
+            org, user = first_client(network.spec)
+            fabric = network.client(org, user)
+            chain, token = _ethereum(auditors)
+        except BaseException:
+            network.close()
+            raise
+        log.info(
+            "scenario system on %s: %s of %s over gRPC", network.run.path, user, org
+        )
+        return cls(network, fabric, chain, token, token.token_count(), [chain, network])
+
+    def height(self) -> int:
+        return self.replay().height
+
+    def ledger(self, peer: str | None = None) -> Any:
+        raise HarnessError(
+            "the ledgers of an attached network live in its own process",
+            hint="read them through record(), locks(), tx_codes() or replay()",
+        )
+
+    def replay(self, peer: str | None = None) -> BlockReplay:
+        """The channel's blocks from ``peer`` (default: the first) replayed."""
+        from harness.fabric._messages import NEWEST
+
+        name = peer or next(iter(self.fabric.peers))
+        blocks = self.fabric.peers[name].blocks(CHANNEL, 0, NEWEST)
+        return replay_blocks(blocks)
+
+    def record(self, uuid: str, peer: str | None = None) -> dict[str, Any] | None:
+        from harness.fabric.client import ChaincodeError
+
+        try:
+            found = self.fabric.evaluate(
+                CHANNEL, DATA_CC, "getEmissionsData", [uuid], peer=peer
+            )
+        except ChaincodeError as exc:
+            if exc.status == _NOT_FOUND:
+                return None
+            raise
+        return dict(json.loads(found))
+
+    def locks(self) -> dict[str, list[str]]:
+        prefix = f"{DATA_CC}::"
+        return {
+            name: self.replay(name).keys(LOCK_CC, prefix) for name in self.fabric.peers
+        }
+
+    def tx_codes(self) -> Counter[str]:
+        return self.replay().codes
+
+    def _identities(self) -> list[Any]:
+        """The users whose keys this process can reach (the peers' signers stay
+        with the serving process; their certificates are still inspected)."""
+        spec = self.network.spec
+        hsm_users = [u for u in spec.users if spec.org(u.org).identities == "hsm"]
+        return [self.network.user(u.org, u.name) for u in hsm_users]
