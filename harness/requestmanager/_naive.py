@@ -10,25 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import TransactionRevertedError
 from harness.requestmanager._mint import MintPlan
 from harness.requestmanager._orchestrator import (
     AuditRequest,
     RequestManager,
     issue_arguments,
 )
+from harness.requestmanager._sequencer import Ticket
 
 
 class NaiveRequestManager(RequestManager):
     def _mint_in_order(
-        self,
-        rid: str,
-        request: AuditRequest,
-        plan: MintPlan,
-        signed: Any | None,
-        auditor: Any,
+        self, rid: str, request: AuditRequest, plan: MintPlan, ticket: Ticket
     ) -> Any:
-        try:
-            return self.token.issue(auditor, request.issuee, **issue_arguments(plan))
-        except TransactionRevertedError as exc:
-            return f"mint reverted: {exc.reason}"
+        # Nothing is stored before the send: that is the flaw on show. The ticket
+        # only keeps concurrent mints in nonce order, so the naive flow fails the
+        # way the 2021 one did (twice minted), not on a rejected nonce.
+        signed = self.token.build_issue(
+            ticket.account, request.issuee, nonce=ticket.nonce, **issue_arguments(plan)
+        )
+        return self._send(ticket, signed)

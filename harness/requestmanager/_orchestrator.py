@@ -27,7 +27,6 @@ import base64
 import itertools
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from harness.errors import HarnessError, TransactionRevertedError
 from harness.requestmanager._journal import Journal
 from harness.requestmanager._mint import MintPlan, plan_mint
 from harness.requestmanager._policy import AuditPolicy
+from harness.requestmanager._sequencer import NonceSequencer, Ticket, sequencer
 
 log = logging.getLogger(__name__)
 
@@ -322,76 +322,76 @@ class RequestManager:
     ) -> Any:
         """The TokenCreated of this request's mint, or a revert reason.
 
-        Signing (which reserves the auditor's next nonce), storing the intent and
-        sending happen under one lock per chain and auditor: eth-tester, like a
-        node without a queue for future nonces, takes each account's transactions
-        only in nonce order, and two audits must not overtake each other between
-        signing and sending.
+        Only reserving a nonce is serialised per auditor account: the intent is
+        stored on Fabric in parallel with other audits, and the account's sequencer
+        sends in nonce order (eth-tester, like a node without a queue for future
+        nonces, takes an account's transactions only in that order).
         """
-        auditor, lock = self._sender(signed)
-        try:
-            return self._mint_in_order(rid, request, plan, signed, auditor)
-        except OrchestratorCrash:
-            raise
-        except BaseException:
-            # a nonce reserved and never sent would leave a gap: re-read them
-            self.token.chain.forget_nonces()
-            raise
-        finally:
-            lock.release()
-
-    def _sender(self, signed: Any | None) -> tuple[Any, threading.Lock]:
-        """The auditor account to mint with, its lock held: the stored transaction's
-        sender, else the first free auditor in rotation (else wait for one)."""
-        chain = self.token.chain
         if signed is not None:
-            sender = chain.accounts.by_address(signed.sender) or signed.sender
-            lock = _sender_lock(chain, signed.sender)
-            lock.acquire()
-            return sender, lock
-        start = next(self._rotation)
-        order = [
-            self.auditors[(start + i) % len(self.auditors)]
-            for i in range(len(self.auditors))
-        ]
-        for name in order:
-            lock = _sender_lock(chain, chain.account(name).address)
-            if lock.acquire(blocking=False):
-                return name, lock
-        lock = _sender_lock(chain, chain.account(order[0]).address)
-        lock.acquire()
-        return order[0], lock
+            outcome = self._stored_outcome(rid, signed)
+            if outcome is not _VOID:
+                return outcome
+        with self._ticket() as ticket:
+            return self._mint_in_order(rid, request, plan, ticket)
 
     def _mint_in_order(
-        self,
-        rid: str,
-        request: AuditRequest,
-        plan: MintPlan,
-        signed: Any | None,
-        auditor: Any,
+        self, rid: str, request: AuditRequest, plan: MintPlan, ticket: Ticket
     ) -> Any:
+        """Sign with the ticket's nonce, store the intent, send it at its turn. Any
+        exception before the send leaves the ticket to be filled on the way out."""
+        signed = self.token.build_issue(
+            ticket.account, request.issuee, nonce=ticket.nonce, **issue_arguments(plan)
+        )
+        self._stage(INTENT_STAGE, rid, storage={"mintTx": json.dumps(signed.to_json())})
+        self._crash("after-intent")
+        return self._send(ticket, signed)
+
+    def _stored_outcome(self, rid: str, signed: Any) -> Any:
+        """What a transaction stored by an earlier attempt gave, sending it (again)
+        while it can still be mined; _VOID once its nonce went to another one."""
         chain = self.token.chain
-        if signed is not None:
+        receipt = chain.backend.receipt(signed.tx_hash)
+        if receipt is not None:
+            return self._created_or_reason(signed, receipt)
+        if chain.backend.nonce(_raw(signed.sender)) <= signed.nonce:
+            ticket = self._sequencer(signed.sender).adopt(signed.nonce)
+            if ticket is not None:
+                with ticket:
+                    return self._send(ticket, signed)
+            # this process had handed that nonce out and has settled it since
             receipt = chain.backend.receipt(signed.tx_hash)
             if receipt is not None:
                 return self._created_or_reason(signed, receipt)
-            if chain.backend.nonce(_raw(signed.sender)) > signed.nonce:
-                log.warning(
-                    "request %s: stored mint %s can never be mined", rid, signed.tx_hash
-                )
-                signed = None
-        if signed is None:
-            signed = self.token.build_issue(
-                auditor, request.issuee, **issue_arguments(plan)
-            )
-            self._stage(
-                INTENT_STAGE, rid, storage={"mintTx": json.dumps(signed.to_json())}
-            )
-            self._crash("after-intent")
+        log.warning(
+            "request %s: stored mint %s can never be mined", rid, signed.tx_hash
+        )
+        return _VOID
+
+    def _send(self, ticket: Ticket, signed: Any) -> Any:
         try:
-            return self.token.send_issue(signed)
+            return ticket.send(lambda: self.token.send_issue(signed))
         except TransactionRevertedError as exc:
             return f"mint reverted: {exc.reason}"
+
+    def _ticket(self) -> Ticket:
+        """A nonce of the auditor with the fewest tickets out (rotation breaks ties)."""
+        start = next(self._rotation)
+        count = len(self.auditors)
+        order = [self.auditors[(start + i) % count] for i in range(count)]
+        quietest = min((self._sequencer(who) for who in order), key=_outstanding)
+        return quietest.take()
+
+    def _sequencer(self, who: str) -> NonceSequencer:
+        chain = self.token.chain
+        if not who.startswith("0x"):
+            return sequencer(chain, chain.account(who))  # unknown: ConfigError
+        account = chain.accounts.by_address(who)
+        if account is None:
+            raise RequestManagerError(
+                f"{who} is not an account of this chain: no key to send or fill with",
+                hint="resume with the chain accounts the mint was signed with",
+            )
+        return sequencer(chain, account)
 
     def _created_or_reason(self, signed: Any, receipt: Any) -> Any:
         try:
@@ -579,14 +579,11 @@ def issue_arguments(plan: MintPlan) -> dict[str, Any]:
     }
 
 
-_SENDER_LOCKS: dict[tuple[int, str], threading.Lock] = {}
-_SENDER_LOCKS_GUARD = threading.Lock()
+_VOID = object()  # a stored mint that can never be mined
 
 
-def _sender_lock(chain: Any, address: str) -> threading.Lock:
-    """One lock per chain and sending account (by address, whatever it is called)."""
-    with _SENDER_LOCKS_GUARD:
-        return _SENDER_LOCKS.setdefault((id(chain), address.lower()), threading.Lock())
+def _outstanding(nonces: NonceSequencer) -> int:
+    return nonces.outstanding
 
 
 def _completed_stages(details: Mapping[str, Any]) -> dict[str, Any]:
