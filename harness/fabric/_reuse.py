@@ -93,13 +93,15 @@ class AttachedNetwork:
         return self._org(org_spec.name).load_identity(name, match.role, token=token)
 
     def client(self, org: str, user: str) -> FabricClient:
-        """A FabricClient of ``user`` of ``org`` reaching every peer and the first
-        orderer over gRPC."""
+        """A FabricClient of ``user`` of ``org`` reaching every peer and the
+        orderers over gRPC (the next orderer when one is unreachable)."""
         from harness.fabric.client import FabricClient
+        from harness.fabric.grpc import FailoverOrderer
 
         identity = self.user(org, user)
         peers = [self._peer(name, identity) for name in self._peer_names()]
-        orderer = self._orderer(self.spec.orderer.nodes[0], identity)
+        orderers = [self._orderer(name, identity) for name in self.spec.orderer.nodes]
+        orderer = orderers[0] if len(orderers) == 1 else FailoverOrderer(orderers)
         return FabricClient(identity, peers, orderer)
 
     def _peer_names(self) -> list[str]:

@@ -5,16 +5,18 @@
 The run folder holds what every node needs, written by
 :func:`harness.fabric.processes.prepare_run`: ``spec.yaml``, ``crypto/``,
 ``softhsm/`` (when identities live in the HSM) and ``layout.json`` (each node's
-gRPC and operations ports). An orderer serves AtomicBroadcast for every channel;
-a peer pulls blocks from the orderer through Deliver and serves Endorser, Deliver
-and Gateway. Everything listens on 127.0.0.1; ``/healthz`` answers 200 once the
-node is ready (a peer: its committers run and hold the genesis block). SIGTERM
-stops the node.
+gRPC and operations ports, and each orderer's cluster port). An orderer serves
+AtomicBroadcast for every channel; with several orderers each process runs its own
+Raft node per channel and exchanges Raft messages with the others over their
+cluster ports (:mod:`harness.fabric.sim._cluster`). A peer pulls blocks through
+Deliver from an orderer (the next one when that one is gone) and serves Endorser,
+Deliver and Gateway. Everything listens on 127.0.0.1; ``/healthz`` answers 200
+once the node is ready (an orderer: it knows a Raft leader of every channel; a
+peer: its committers run and hold the genesis block). SIGTERM stops the node.
 
-TODO(fabric-raft-wire): one orderer process per network. Several orderers in
-separate processes need their Raft messages carried between processes (the Raft
-node is already a pure state machine over a Transport); until then a spec with
-more than one orderer is refused here.
+TODO(fabric-raft-wire): an orderer process keeps its Raft log in memory, so a
+restarted orderer of a multi-orderer network would rebuild blocks it already
+holds; persisting RaftStorage beside the block store would let it restart.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +59,20 @@ class DeliverSource:
     """Blocks of one channel pulled from an orderer's Deliver over one long stream.
 
     A background thread keeps a Deliver stream open from the next block the peer
-    needs and reconnects when the orderer is not (yet) there; the committer asks
-    :meth:`wait_for_block` as it would ask an in-process ordering service.
+    needs and, when the stream breaks, reconnects to the next of ``addresses``
+    (the same one when there is one); the committer asks :meth:`wait_for_block`
+    as it would ask an in-process ordering service.
     """
 
-    def __init__(self, address: str, channel: str, identity: Any, start: int) -> None:
+    def __init__(
+        self, addresses: list[str], channel: str, identity: Any, start: int
+    ) -> None:
         from fabric_protos.orderer import ab_pb2_grpc
 
         self.channel = channel
         self._identity = identity
-        self._grpc = grpc.insecure_channel(address)
-        self._stub = ab_pb2_grpc.AtomicBroadcastStub(self._grpc)
+        self._channels = [grpc.insecure_channel(address) for address in addresses]
+        self._stubs = [ab_pb2_grpc.AtomicBroadcastStub(c) for c in self._channels]
         self._blocks: dict[int, Any] = {}
         self._next = start
         self._changed = threading.Condition()
@@ -88,10 +93,12 @@ class DeliverSource:
     def _pull(self) -> None:
         from harness.fabric._messages import new_seek_envelope
 
-        while not self._stopping.is_set():
+        for stub in itertools.cycle(self._stubs):
+            if self._stopping.is_set():
+                return
             envelope = new_seek_envelope(self._identity, self.channel, self._next)
             try:
-                self._call = self._stub.Deliver(iter([envelope]))
+                self._call = stub.Deliver(iter([envelope]))
                 for response in self._call:
                     if response.WhichOneof("Type") != "block":
                         break
@@ -107,7 +114,8 @@ class DeliverSource:
         self._stopping.set()
         if self._call is not None:
             self._call.cancel()
-        self._grpc.close()
+        for channel in self._channels:
+            channel.close()
         self._thread.join(timeout=5)
 
 
@@ -117,7 +125,12 @@ class _RemoteNetwork:
     def __init__(
         self, spec: Any, peer: Any, layout: Mapping[str, Mapping[str, Any]]
     ) -> None:
-        from harness.fabric.grpc import GrpcOrderer, GrpcPeer, channel_to
+        from harness.fabric.grpc import (
+            FailoverOrderer,
+            GrpcOrderer,
+            GrpcPeer,
+            channel_to,
+        )
 
         self.spec = spec
         self._peer = peer
@@ -129,9 +142,11 @@ class _RemoteNetwork:
                     self._peers[name] = GrpcPeer(
                         name, org.msp_id, channel_to(address), peer.identity
                     )
-        orderer = spec.orderer.nodes[0]
-        self._orderer = GrpcOrderer(
-            orderer, channel_to(f"127.0.0.1:{layout[orderer]['grpc']}")
+        self._orderer = FailoverOrderer(
+            [
+                GrpcOrderer(name, channel_to(f"127.0.0.1:{layout[name]['grpc']}"))
+                for name in spec.orderer.nodes
+            ]
         )
         self.policies: dict[str, dict[str, Any]] = {}
 
@@ -242,12 +257,6 @@ class NodeProcess:
                 f"no node {name!r} in {run.path}",
                 hint=f"nodes: {', '.join(self.layout)}",
             )
-        if len(self.spec.orderer.nodes) > 1:
-            raise ConfigError(
-                "nodes as processes take one orderer per network for now",
-                hint="use a spec with a single orderer, or run the network "
-                "in one process with 'harness up'",
-            )
         self.orgs = load_orgs(run)
         self.token = open_token(run, self.spec)
         self._parts: list[Any] = []  # stopped newest first
@@ -274,28 +283,15 @@ class NodeProcess:
 
     def _start_orderer(self, port: int, ops_port: int) -> None:
         from harness.fabric.grpc import serve_orderer
-        from harness.fabric.sim._genesis import channel_genesis
-        from harness.fabric.sim._orderer import RaftCluster, ThreadedRuntime
         from harness.fabric.sim._ordering import OrderingService
 
         identity = self._identity("orderer")
+        runtime_for = self._runtimes()
         services: dict[str, OrderingService] = {}
         for seed, channel in enumerate(self.spec.channels):
-            runtime = ThreadedRuntime()
-            self._parts.append(runtime)
-            cluster = RaftCluster(
-                (self.name,),
-                channel.batch,
-                self.spec.timing.raft,
-                self.run.path / "orderers" / channel.name,
-                runtime,
-                seed=seed,
-                genesis=channel_genesis(self.spec, channel.name, self.orgs),
+            services[channel.name] = self._ordering_service(
+                channel, runtime_for(channel.name), identity, seed
             )
-            services[channel.name] = OrderingService(
-                channel.name, cluster, {self.name: identity}
-            )
-            cluster.start()
 
         def lookup(channel: str) -> OrderingService:
             found = services.get(channel)
@@ -305,15 +301,22 @@ class NodeProcess:
 
         def health() -> dict[str, str | None]:
             return {
-                f"consensus:{name}": None if service.has_leader() else "no Raft leader"
+                f"consensus:{name}": None
+                if service.knows_leader()
+                else "no Raft leader"
                 for name, service in services.items()
             }
 
         def metrics() -> list[tuple[str, dict[str, str], float]]:
-            return [
-                ("ledger_blockchain_height", {"channel": name}, float(s.height))
-                for name, s in services.items()
-            ]
+            found = []
+            for name, service in services.items():
+                labels = {"channel": name}
+                found.append(
+                    ("ledger_blockchain_height", labels, float(service.height))
+                )
+                leads = service.cluster.leader() is not None
+                found.append(("consensus_etcdraft_is_leader", labels, float(leads)))
+            return found
 
         server = serve_orderer(
             self.name,
@@ -325,6 +328,50 @@ class NodeProcess:
         )
         self._parts.append(server)
 
+    def _runtimes(self) -> Callable[[str], Any]:
+        """A runtime per channel: threads alone for a single orderer, else over
+        this orderer's cluster endpoint and links to the others."""
+        from harness.fabric.sim._cluster import (
+            ClusterEndpoint,
+            ClusterLinks,
+            WireRuntime,
+        )
+        from harness.fabric.sim._orderer import ThreadedRuntime
+
+        orderers = self.spec.orderer.nodes
+        if len(orderers) == 1:
+            return lambda channel: ThreadedRuntime()
+        endpoint = ClusterEndpoint(self.name, self.layout[self.name]["cluster"])
+        self._parts.append(endpoint)
+        links = ClusterLinks(
+            self.name, {name: self.layout[name]["cluster"] for name in orderers}
+        )
+        self._parts.append(links)
+        return lambda channel: WireRuntime(channel, endpoint, links)
+
+    def _ordering_service(
+        self, channel: Any, runtime: Any, identity: Any, seed: int
+    ) -> Any:
+        """This orderer's Raft node of ``channel``, started, behind Broadcast and
+        Deliver; the other orderers' nodes run in their own processes."""
+        from harness.fabric.sim._genesis import channel_genesis
+        from harness.fabric.sim._orderer import RaftCluster
+        from harness.fabric.sim._ordering import OrderingService
+
+        self._parts.append(runtime)
+        cluster = RaftCluster(
+            self.spec.orderer.nodes,
+            channel.batch,
+            self.spec.timing.raft,
+            self.run.path / "orderers" / channel.name,
+            runtime,
+            seed=seed * 100 + self.spec.orderer.nodes.index(self.name),  # own timeouts
+            genesis=channel_genesis(self.spec, channel.name, self.orgs),
+        )
+        service = OrderingService(channel.name, cluster, {self.name: identity})
+        cluster.start(self.name)
+        return service
+
     def _start_peer(self, port: int, ops_port: int) -> None:
         from harness.fabric.grpc import serve_peer
         from harness.fabric.sim._peer import Peer
@@ -333,7 +380,9 @@ class NodeProcess:
         peer = Peer(self.name, identity, self.run.path / "peers" / self.name)
         network = _RemoteNetwork(self.spec, peer, self.layout)
         self._parts.append(network)
-        orderer = self.layout[self.spec.orderer.nodes[0]]
+        orderers = [
+            f"127.0.0.1:{self.layout[name]['grpc']}" for name in self.spec.orderer.nodes
+        ]
         org = self._org_of(self.name)
         for channel in self.spec.channels:
             if org.name not in channel.orgs:
@@ -341,9 +390,7 @@ class NodeProcess:
             config = channel_config(self.spec, channel.name, self.orgs)
             network.policies[channel.name] = dict(config.policies)
             height = _stored_height(self.run, self.name, channel.name)
-            source = DeliverSource(
-                f"127.0.0.1:{orderer['grpc']}", channel.name, identity, height
-            )
+            source = DeliverSource(orderers, channel.name, identity, height)
             self._parts.append(source)
             peer.join(config, source)
         self._parts.append(peer)

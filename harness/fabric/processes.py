@@ -6,8 +6,10 @@
 
 :func:`prepare_run` writes what every node process reads (``spec.yaml``,
 ``crypto/``, ``layout.json``) and what clients read (``nodes.json``,
-``connection-profile.json``). Orderers start first; each node is ready when its
-``/healthz`` answers 200, probed until a deadline. Pids go to ``<run>/pids/``,
+``connection-profile.json``). Every orderer starts first (with several, they
+elect a Raft leader among themselves), then the peers; the network is ready when
+each node's ``/healthz`` answers 200 and an orderer reports itself Raft leader of
+every channel, probed until a deadline. Pids go to ``<run>/pids/``,
 where ``playbooks/teardown.yml`` and :func:`stop_processes` find them.
 """
 
@@ -65,8 +67,8 @@ def prepare_run(spec: NetworkSpec, run: RunDir) -> dict[str, dict[str, Any]]:
 
     run.write_text("spec.yaml", dump_spec(spec))
     ordered = (*spec.orderer.nodes, *(p for o in spec.orgs for p in o.peers))
-    ports = allocate_ports(spec.ports).assign(ordered, 2)
-    layout = {
+    ports = allocate_ports(spec.ports).assign(ordered, 3)
+    layout: dict[str, dict[str, Any]] = {
         name: {
             "kind": "orderer" if name in spec.orderer.nodes else "peer",
             "grpc": ports[name][0],
@@ -74,6 +76,8 @@ def prepare_run(spec: NetworkSpec, run: RunDir) -> dict[str, dict[str, Any]]:
         }
         for name in ordered
     }
+    for name in spec.orderer.nodes:
+        layout[name]["cluster"] = ports[name][2]  # Raft messages between orderers
     network = SimNetwork(spec, run)  # only its enrollment: nothing starts
     try:
         network._create_identities()
@@ -118,11 +122,16 @@ def start_processes(
         if via == "ansible":
             _start_with_ansible(run, layout, timeout)
         else:
-            for name in layout:  # orderers first: peers pull from them
+            orderers = [n for n, e in layout.items() if e["kind"] == "orderer"]
+            for name in orderers:  # all of them: a Raft quorum elects a leader
                 _spawn(run, name)
-                _wait_healthy(run, name, layout[name]["ops"], deadline)
+            _wait_leader(run, spec, layout, deadline)
+            for name in layout:
+                if name not in orderers:  # peers pull blocks from the orderers
+                    _spawn(run, name)
         for name, entry in layout.items():
             _wait_healthy(run, name, entry["ops"], deadline)
+        _wait_leader(run, spec, layout, deadline)
     except BaseException:
         stop_processes(run)
         run.set_status("failed")
@@ -201,6 +210,50 @@ def _wait_healthy(run: RunDir, name: str, ops_port: int, deadline: float) -> Non
     )
 
 
+def _wait_leader(
+    run: RunDir,
+    spec: NetworkSpec,
+    layout: dict[str, dict[str, Any]],
+    deadline: float,
+) -> None:
+    """Probe the orderers until each channel has one reporting itself leader
+    and every orderer is healthy (it knows that leader)."""
+    orderers = {n: e["ops"] for n, e in layout.items() if e["kind"] == "orderer"}
+    for name, ops_port in orderers.items():
+        _wait_healthy(run, name, ops_port, deadline)
+    channels = {channel.name for channel in spec.channels}
+    pause = threading.Event()
+    led: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        led = raft_leaders(orderers)
+        if channels <= set(led):
+            return
+        pause.wait(_PROBE_S)
+    raise ReadinessTimeoutError(
+        f"no Raft leader for {', '.join(sorted(channels - set(led)))}",
+        hint=f"see the orderers' logs in {run.path / 'logs'}",
+    )
+
+
+def raft_leaders(orderers: dict[str, int]) -> dict[str, str]:
+    """``{channel: orderer}`` for the orderers (name: operations port) that
+    report ``consensus_etcdraft_is_leader 1``; unreachable ones are skipped."""
+    leaders = {}
+    for name, ops_port in orderers.items():
+        url = f"http://127.0.0.1:{ops_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                text = reply.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith('consensus_etcdraft_is_leader{channel="'):
+                labels, _, value = line.rpartition(" ")
+                if float(value) == 1:
+                    leaders[labels.split('"')[1]] = name
+    return leaders
+
+
 def _exited(run: RunDir, name: str) -> bool:
     pid = _pid(run.path / PIDS_DIR / f"{name}.pid")
     return pid is not None and not _alive(pid)
@@ -277,6 +330,7 @@ __all__ = [
     "is_process_run",
     "node_pids",
     "prepare_run",
+    "raft_leaders",
     "start_processes",
     "stop_processes",
 ]

@@ -4,6 +4,7 @@ client endpoints that reach them (or a real Fabric network)."""
 from harness.fabric.grpc._endpoints import (
     CommitStatus,
     EndpointError,
+    FailoverOrderer,
     GrpcOrderer,
     GrpcPeer,
     channel_to,
@@ -29,6 +30,7 @@ __all__ = [
     "PROFILE_NAME",
     "CommitStatus",
     "EndpointError",
+    "FailoverOrderer",
     "GrpcOrderer",
     "GrpcPeer",
     "NodeServer",

@@ -156,6 +156,43 @@ class GrpcOrderer:
         self._channel.close()
 
 
+_FAILOVER_STATUSES = frozenset({"UNAVAILABLE", "SERVICE_UNAVAILABLE"})
+
+
+class FailoverOrderer:
+    """Broadcast through several orderers of one ordering service: the one that
+    answered last first, the next when it is unreachable or knows no leader."""
+
+    def __init__(self, orderers: list[GrpcOrderer]) -> None:
+        if not orderers:
+            raise HarnessError("a failover orderer needs at least one orderer")
+        self.orderers = orderers
+        self.name = orderers[0].name
+        self._current = 0
+
+    def broadcast(self, envelope: bytes, timeout: float = 30) -> None:
+        count = len(self.orderers)
+        for attempt in range(count):
+            index = (self._current + attempt) % count
+            orderer = self.orderers[index]
+            try:
+                orderer.broadcast(envelope, timeout)
+            except EndpointError as exc:
+                if exc.status not in _FAILOVER_STATUSES or attempt == count - 1:
+                    raise
+                log.debug(
+                    "broadcast via %s failed (%s); trying the next", orderer.name, exc
+                )
+                continue
+            self._current = index
+            self.name = orderer.name
+            return
+
+    def close(self) -> None:
+        for orderer in self.orderers:
+            orderer.close()
+
+
 def _translate(exc: grpc.RpcError, node: str) -> EndpointError:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)

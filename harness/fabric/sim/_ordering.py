@@ -153,6 +153,12 @@ class OrderingService:
         leader = self.cluster.leader(reachable=True)
         return leader is not None and all(n.raft.leader == leader.id for n in nodes)
 
+    def knows_leader(self) -> bool:
+        """Some node runs, and every running, unpaused node here knows a leader
+        (the leader may run elsewhere, in another orderer process)."""
+        nodes = self.cluster.reachable()
+        return bool(nodes) and all(node.raft.leader is not None for node in nodes)
+
     def _require(self, name: str) -> str:
         if name not in self.cluster.node_ids:
             raise ConfigError(
