@@ -231,7 +231,12 @@ class AttachedSystem(System):
         )
 
     def replay(self, peer: str | None = None) -> BlockReplay:
-        """The channel's blocks from ``peer`` (default: the first) replayed."""
+        """The channel's blocks from ``peer`` (default: the first) replayed.
+
+        The chain is the record: after a world-state snapshot restore on the serving
+        side (the pytest plugin's keep mode) the state no longer follows from the
+        blocks and this view keeps what the restore undid.
+        """
         from harness.fabric._messages import NEWEST
 
         name = peer or next(iter(self.fabric.peers))
