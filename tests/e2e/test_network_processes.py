@@ -1,6 +1,7 @@
 """A network as one process per node: started by playbooks/network.yml through
 ansible-runner or directly by ``harness up --processes``, used by a gRPC client
-built from the run folder, and stopped without leaving a process behind."""
+built from the run folder and by a scenario whose checks read the ledgers over the
+wire, and stopped without leaving a process behind."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
 from harness.fabric._reuse import attach
-from harness.fabric.node import NodeProcess
-from harness.fabric.processes import node_pids, prepare_run, start_processes
+from harness.fabric.processes import node_pids, start_processes
 from harness.iac import run_playbook
 from harness.runs import RunDir
+from harness.scenario import run_scenario
 from harness.spec import load_spec
 
 CHANNEL = "utilityemissionchannel"
@@ -57,6 +57,16 @@ def _use(run: RunDir) -> None:
             assert got == b"processes"
 
 
+def _scenario(run: RunDir, root: Path) -> None:
+    """lock-record-mint on the node processes passes, checks read over the wire."""
+    report = run_scenario("lock-record-mint", run_root=root, attach=run)
+    assert report.passed, [c.to_json() for c in report.steps + report.checks]
+    assert report.backend == "attached"
+    assert report.ethereum["tokens_minted"] == 3
+    assert report.fabric["tx_by_code"]["VALID"] >= 10
+    assert (Path(report.run_dir) / "report.json").is_file()
+
+
 @pytest.mark.slow
 def test_network_playbook_starts_node_processes_and_teardown_stops_them(
     tmp_path: Path,
@@ -70,6 +80,7 @@ def test_network_playbook_starts_node_processes_and_teardown_stops_them(
         assert all(_alive(pid) for pid in pids.values())
         assert len(set(pids.values())) == 3  # three processes, not one
         _use(run)
+        _scenario(run, tmp_path / "scenario-runs")
     finally:
         teardown = run_playbook("teardown", run, tags=["processes"])
 
@@ -101,17 +112,10 @@ def test_harness_up_processes_then_down_leaves_no_node(runs_root: Path) -> None:
         status = _harness("status", "--json", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         _use(run)
+        _scenario(run, runs_root)
     finally:
         down = _harness("down", "--json", env=env)
 
     assert down.returncode == 0, down.stderr
     assert json.loads(down.stdout)["stopped"] == 3
     assert _wait_gone(pids) == []
-
-
-def test_a_node_process_refuses_a_spec_with_several_orderers(tmp_path: Path) -> None:
-    run = RunDir.create("network", tmp_path / "runs")
-    prepare_run(load_spec("raft3"), run)
-
-    with pytest.raises(ConfigError, match="one orderer per network"):
-        NodeProcess(run, "orderer0")
