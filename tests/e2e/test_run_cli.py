@@ -68,3 +68,64 @@ def test_a_bad_scenario_file_is_one_line_exit_2(
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "did you mean 'audit'" in done.stderr
+
+
+def _stop(run: Path, env: dict[str, str]) -> None:
+    down = harness("down", "--run", str(run), env=env)
+    assert down.returncode == 0, down.stderr
+
+
+def test_run_on_a_network_harness_up_started(
+    env: dict[str, str], runs_root: Path
+) -> None:
+    up = harness("up", "--json", env=env)
+    assert up.returncode == 0, up.stderr
+    network = Path(json.loads(up.stdout)["run_dir"])
+    try:
+        done = harness("run", "lock-record-mint", "--run", str(network), env=env)
+    finally:
+        _stop(network, env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(attached, request-manager)" in done.stdout
+    assert "PASSED" in done.stdout
+    assert f"attaching to the network in {network}" in done.stderr
+    report = json.loads((runs_root / "latest-scenario" / "report.json").read_text())
+    assert report["passed"] is True
+    assert report["backend"] == "attached"
+    assert report["fabric"]["network_run"] == str(network)
+    assert report["fabric"]["tx_by_code"]["VALID"] >= 10
+    assert report["ethereum"]["tokens_minted"] == 3
+    assert {c["name"] for c in report["checks"] if c["passed"]} >= {
+        "no-locks",
+        "records-stamped",
+        "quantity-matches",
+        "tx-codes",
+    }
+
+
+def test_run_on_a_stopped_network_is_one_line_exit_2(
+    env: dict[str, str], runs_root: Path
+) -> None:
+    stopped = runs_root / "gone"
+    stopped.mkdir(parents=True)
+    (stopped / "status").write_text("stopped\n")
+
+    done = harness("run", "--run", str(stopped), env=env)
+
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "is not running (status stopped)" in done.stderr
+
+
+def test_run_with_both_network_and_run_is_exit_2(
+    env: dict[str, str], runs_root: Path
+) -> None:
+    folder = runs_root / "up"
+    folder.mkdir(parents=True)
+    (folder / "status").write_text("ready\n")
+
+    done = harness("run", "--run", str(folder), "--network", "files", env=env)
+
+    assert done.returncode == 2
+    assert "--network and --run" in done.stderr
