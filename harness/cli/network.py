@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--processes",
         action="store_true",
-        help="one process per node (single-orderer networks, no TLS, no faults yet)",
+        help="one process per node (no TLS, no faults yet)",
     )
     up.add_argument(
         "--via",

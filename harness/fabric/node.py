@@ -354,16 +354,25 @@ class NodeProcess:
     ) -> Any:
         """This orderer's Raft node of ``channel``, started, behind Broadcast and
         Deliver; the other orderers' nodes run in their own processes."""
+        from harness.fabric.sim._blockstore import BlockStore
         from harness.fabric.sim._genesis import channel_genesis
         from harness.fabric.sim._orderer import RaftCluster
         from harness.fabric.sim._ordering import OrderingService
 
         self._parts.append(runtime)
+        folder = self.run.path / "orderers" / channel.name
+        if len(self.spec.orderer.nodes) > 1 and BlockStore(folder / self.name).height:
+            raise ConfigError(  # TODO(fabric-raft-wire): see the module docstring
+                f"orderer {self.name} already holds blocks of {channel.name}, and "
+                "its Raft log did not survive its last process",
+                hint="start a new run; restarting one orderer process of a "
+                "multi-orderer network is not supported yet",
+            )
         cluster = RaftCluster(
             self.spec.orderer.nodes,
             channel.batch,
             self.spec.timing.raft,
-            self.run.path / "orderers" / channel.name,
+            folder,
             runtime,
             seed=seed * 100 + self.spec.orderer.nodes.index(self.name),  # own timeouts
             genesis=channel_genesis(self.spec, channel.name, self.orgs),

@@ -125,6 +125,9 @@ def start_processes(
             orderers = [n for n, e in layout.items() if e["kind"] == "orderer"]
             for name in orderers:  # all of them: a Raft quorum elects a leader
                 _spawn(run, name)
+                # One at a time past opening the token: SoftHSM2 fails a token
+                # read racing another process's open.
+                _wait_healthy(run, name, layout[name]["ops"], deadline, serving=True)
             _wait_leader(run, spec, layout, deadline)
             for name in layout:
                 if name not in orderers:  # peers pull blocks from the orderers
@@ -185,8 +188,11 @@ def _spawn(run: RunDir, name: str) -> int:
     return process.pid
 
 
-def _wait_healthy(run: RunDir, name: str, ops_port: int, deadline: float) -> None:
-    """Probe ``/healthz`` until 200; a report naming the node and its log if not."""
+def _wait_healthy(
+    run: RunDir, name: str, ops_port: int, deadline: float, *, serving: bool = False
+) -> None:
+    """Probe ``/healthz`` until 200 (with ``serving``: until it answers at all);
+    a report naming the node and its log if not."""
     url = f"http://127.0.0.1:{ops_port}/healthz"
     last = "no answer"
     pause = threading.Event()
@@ -196,6 +202,8 @@ def _wait_healthy(run: RunDir, name: str, ops_port: int, deadline: float) -> Non
                 if reply.status == 200:
                     return
         except urllib.error.HTTPError as exc:
+            if serving:
+                return
             last = f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
         except OSError as exc:
             last = f"unreachable ({exc})"
