@@ -10,8 +10,10 @@ ticket of the account has been sent or filled.
 
 A ticket that is never sent (the intent could not be stored, a simulated crash, any
 exception) is filled: a zero-value transfer to itself takes its nonce, so later
-tickets are not stuck behind a gap. A stored transaction whose nonce went to a filler
-can never be mined, which the Request Manager's resume already treats as void.
+tickets are not stuck behind a gap. Its holder does not wait: the filler goes out
+at once when it is the turn, else from whoever settles the nonce below. A stored
+transaction whose nonce went to a filler can never be mined, which the Request
+Manager's resume already treats as void.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class NonceSequencer:
 
     Nonces below ``_next`` are settled (sent or filled); those from ``_next`` up to
     ``_issued`` are held by tickets. Settling happens only in nonce order, so no set
-    of outstanding tickets is needed, only the abandoned ones (their holder gave up
-    waiting: whoever reaches their turn fills them).
+    of outstanding tickets is needed, only the abandoned ones (released unsent, or
+    never held here): whoever settles the nonce below, or waits for a higher turn,
+    fills them.
     """
 
     def __init__(self, chain: Chain, account: Account) -> None:
@@ -136,17 +139,30 @@ class NonceSequencer:
                 self._cond.wait(remaining)
 
     def settle(self, nonce: int) -> None:
-        with self._cond:
-            if self._next == nonce:
-                self._next = nonce + 1
-            self._cond.notify_all()
+        """Mark ``nonce`` sent or filled, then fill the abandoned ones right above it
+        (their holders did not wait for their turn)."""
+        while True:
+            with self._cond:
+                if self._next == nonce:
+                    self._next = nonce + 1
+                self._cond.notify_all()
+                if self._next not in self._abandoned:
+                    return
+                self._abandoned.discard(self._next)
+                nonce = self._next
+            self.fill(nonce)
 
-    def abandon(self, nonce: int) -> None:
-        """Leave ``nonce`` to be filled by whoever reaches its turn."""
+    def release(self, nonce: int) -> None:
+        """Give up an unsent ``nonce``: filled now if it is its turn, else by whoever
+        settles the nonce below it (so the holder never waits to give up)."""
         with self._cond:
-            if nonce >= self._next:
-                self._abandoned.add(nonce)
-            self._cond.notify_all()
+            if self._next != nonce:
+                if nonce > self._next:
+                    self._abandoned.add(nonce)
+                self._cond.notify_all()
+                return
+        self.fill(nonce)
+        self.settle(nonce)
 
     def spent(self, nonce: int) -> bool:
         """The chain (with its pool, for a node) has a transaction with ``nonce``."""
@@ -215,22 +231,14 @@ class Ticket:
             self.account.name,
             exc_type.__name__ if exc_type else "not sent",
         )
-        try:
-            self._await_turn()
-        except NonceTurnTimeout as timeout:
-            log.warning("%s; leaving it to the next ticket", timeout)
-            return
-        try:
-            self.sequencer.fill(self.nonce)
-        finally:
-            self.sequencer.settle(self.nonce)
+        self.sequencer.release(self.nonce)
 
     def _await_turn(self) -> None:
         try:
             self.sequencer.await_turn(self.nonce, self._deadline)
         except NonceTurnTimeout:
-            self._settled = True  # nothing more to do with it here
-            self.sequencer.abandon(self.nonce)
+            self._settled = True
+            self.sequencer.release(self.nonce)
             raise
 
 
