@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.cli._output import add_report_options, emit, progress
+
+if TYPE_CHECKING:
+    from harness.runs import RunDir
 
 
 def register(subparsers: Any) -> None:
@@ -90,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
-def _attached(args: argparse.Namespace) -> Any:
+def _attached(args: argparse.Namespace) -> RunDir | None:
     """The run folder of ``--run``, checked before any scenario starts."""
     from harness.errors import ConfigError
     from harness.runs import RunDir

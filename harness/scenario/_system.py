@@ -230,18 +230,28 @@ class AttachedSystem(System):
             hint="read them through record(), locks(), tx_codes() or replay()",
         )
 
-    def replay(self, peer: str | None = None) -> BlockReplay:
-        """The channel's blocks from ``peer`` (default: the first) replayed.
+    def replay(self, peer: str | None = None, last: int | None = None) -> BlockReplay:
+        """The channel's blocks from ``peer`` (default: the first) replayed, up to
+        the highest block any peer has (Deliver waits for a peer that lags behind,
+        so every peer is read at the same height).
 
         The chain is the record: after a world-state snapshot restore on the serving
         side (the pytest plugin's keep mode) the state no longer follows from the
         blocks and this view keeps what the restore undid.
         """
+        name = peer or next(iter(self.fabric.peers))
+        stop = self._newest_block() if last is None else last
+        return replay_blocks(self.fabric.peers[name].blocks(CHANNEL, 0, stop))
+
+    def _newest_block(self) -> int:
+        """The number of the newest block on any peer of the channel."""
         from harness.fabric._messages import NEWEST
 
-        name = peer or next(iter(self.fabric.peers))
-        blocks = self.fabric.peers[name].blocks(CHANNEL, 0, NEWEST)
-        return replay_blocks(blocks)
+        newest = [
+            peer.blocks(CHANNEL, NEWEST, NEWEST)[-1].header.number
+            for peer in self.fabric.peers.values()
+        ]
+        return int(max(newest))
 
     def record(self, uuid: str, peer: str | None = None) -> dict[str, Any] | None:
         from harness.fabric.client import ChaincodeError
@@ -258,8 +268,10 @@ class AttachedSystem(System):
 
     def locks(self) -> dict[str, list[str]]:
         prefix = f"{DATA_CC}::"
+        last = self._newest_block()
         return {
-            name: self.replay(name).keys(LOCK_CC, prefix) for name in self.fabric.peers
+            name: self.replay(name, last).keys(LOCK_CC, prefix)
+            for name in self.fabric.peers
         }
 
     def tx_codes(self) -> Counter[str]:
