@@ -155,3 +155,17 @@ def test_a_network_spec_and_an_attached_run_are_refused_together(
 ) -> None:
     with pytest.raises(ConfigError, match="not both"):
         run_scenario("lock-record-mint", run_root=tmp_path, attach=served, network="x")
+
+
+@pytest.mark.hsm
+def test_hsm_identities_are_inspected_through_the_served_token(tmp_path: Path) -> None:
+    run = RunDir.create("network", tmp_path / "network-runs")
+    launch(run, "default")
+    try:
+        report = run_scenario("hsm-identities", run_root=tmp_path, attach=run)
+    finally:
+        shutdown(run)
+
+    assert report.passed, [c.to_json() for c in report.steps + report.checks]
+    check = next(c for c in report.checks if c.name == "hsm-identities")
+    assert check.detail.startswith("7 HSM identities")
