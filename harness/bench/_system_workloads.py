@@ -70,6 +70,8 @@ class _SystemWorkload(BaseWorkload):
         self.served = served
         self.system: Any = None
         self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._network_run: Any = None  # a served network's run folder, to shut down
+        self._network_pid = 0
         self._tag = uuid.uuid4().hex[:6]
 
     def setup(self) -> None:
@@ -80,15 +82,23 @@ class _SystemWorkload(BaseWorkload):
         self._home = tempfile.TemporaryDirectory(prefix="harness-bench-system-")
         run = RunDir.create("bench-system", Path(self._home.name))
         if self.served:
-            self.system = _ServedSystem.start(self.network_spec, run, self.auditors)
+            self.system, self._network_pid = _served_system(
+                self.network_spec, run, self.auditors
+            )
+            self._network_run = run
         else:
             self.system = System.start(self.network_spec, run, auditors=self.auditors)
         load_fixtures(self.system.fabric, CHANNEL)
 
     def teardown(self) -> None:
+        from harness.fabric._daemon import shutdown
+
         if self.system is not None:
             self.system.stop()
             self.system = None
+        if self._network_run is not None:
+            shutdown(self._network_run)
+            self._network_run = None
         if self._home is not None:
             self._home.cleanup()
             self._home = None
@@ -112,52 +122,25 @@ class _SystemWorkload(BaseWorkload):
 
     def nodes(self) -> dict[str, int]:
         if self.served and self.system is not None:
-            return {"harness+eth-tester": os.getpid(), "simulator": self.system.pid}
+            return {"harness+eth-tester": os.getpid(), "simulator": self._network_pid}
         return {"harness+simulator+eth-tester": os.getpid()}
 
 
-class _ServedSystem:
+def _served_system(network: str, run: Any, auditors: int) -> tuple[Any, int]:
     """The network in a process of its own (reached over gRPC on loopback), the
-    chain and the orchestrator here: on a machine with two cores each gets one."""
+    chain and the orchestrator here: on a machine with two cores each gets one.
+    The system and the network process's pid; stopping the system's network run is
+    the caller's (``shutdown(run)``)."""
+    from harness.fabric._daemon import launch, shutdown
+    from harness.scenario._system import AttachedSystem
+    from harness.spec import load_spec
 
-    def __init__(
-        self, run: Any, attached: Any, pid: int, chain: Any, token: Any
-    ) -> None:
-        self.run = run
-        self.attached = attached
-        self.pid = pid
-        self.chain = chain
-        self.token = token
-        self.fabric = attached.client("Org1", "user1")
-
-    @classmethod
-    def start(cls, network: str, run: Any, auditors: int) -> _ServedSystem:
-        from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
-        from harness.fabric._daemon import launch, shutdown
-        from harness.fabric._reuse import attach
-        from harness.scenario._system import AUDITED_EMISSIONS, auditor_names
-        from harness.spec import load_spec
-
-        pid = launch(run, load_spec(network).source)
-        try:
-            attached = attach(run)
-            extra = auditor_names(auditors)[1:]
-            chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
-            token = TokenClient.deploy(chain)
-            token.register_default_roles()
-            for name in extra:
-                token.register_dealer(name, AUDITED_EMISSIONS)
-        except BaseException:
-            shutdown(run)
-            raise
-        return cls(run, attached, pid, chain, token)
-
-    def stop(self) -> None:
-        from harness.fabric._daemon import shutdown
-
-        self.attached.close()
-        shutdown(self.run)
-        self.chain.close()
+    pid = launch(run, load_spec(network).source)
+    try:
+        return AttachedSystem.attach(run, auditors=auditors), pid
+    except BaseException:
+        shutdown(run)
+        raise
 
 
 class FabricRecordsWorkload(_SystemWorkload):
