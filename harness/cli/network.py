@@ -102,20 +102,13 @@ def _up(args: argparse.Namespace) -> int:
     launch(run, spec.source, tls=args.tls, timeout=args.timeout)
     ready = json.loads(run.file("ready.json").read_text())
     nodes = json.loads(run.file("nodes.json").read_text())
-    payload = {"run_dir": str(run.path), "ready_s": ready["ready_s"], "nodes": nodes}
-    lines = [
+    headline = [
         f"network '{spec.name}' ready in {ready['ready_s']:.2f} s "
         f"({time.monotonic() - started:.2f} s with process start)",
         f"  run folder          {run.path}",
         f"  connection profile  {run.file('connection-profile.json')}",
     ]
-    lines += [
-        f"  {name:<20}{node['address']:<18}ops {node['ops']}"
-        for name, node in nodes.items()
-    ]
-    lines.append("stop it with: harness down --run " + str(run.path))
-    emit(args, payload, "\n".join(lines))
-    return 0
+    return _report_ready(args, run, ready, nodes, headline)
 
 
 def _up_processes(args: argparse.Namespace, spec: Any) -> int:
@@ -129,8 +122,20 @@ def _up_processes(args: argparse.Namespace, spec: Any) -> int:
     progress(f"starting network '{spec.name}' as node processes ({via}) ...")
     nodes = start_processes(spec, run, via=via, timeout=args.timeout)
     ready = json.loads(run.file("ready.json").read_text())
+    headline = [f"network '{spec.name}' ready in {ready['ready_s']:.2f} s ({via})"]
+    return _report_ready(args, run, ready, nodes, headline)
+
+
+def _report_ready(
+    args: argparse.Namespace,
+    run: RunDir,
+    ready: dict[str, Any],
+    nodes: dict[str, Any],
+    headline: list[str],
+) -> int:
+    """What ``harness up`` prints: ``{run_dir, ready_s, nodes}`` and the summary."""
     payload = {"run_dir": str(run.path), "ready_s": ready["ready_s"], "nodes": nodes}
-    lines = [f"network '{spec.name}' ready in {ready['ready_s']:.2f} s ({via})"]
+    lines = [*headline]
     lines += [
         f"  {name:<20}{node['address']:<18}ops {node['ops']}"
         for name, node in nodes.items()
