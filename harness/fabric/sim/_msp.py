@@ -6,12 +6,19 @@ to one of the roots (through at most the given intermediates), is inside its
 validity period and carries exactly one NodeOU role: client, peer, admin or orderer.
 Signatures are ECDSA over SHA-256 in DER; like Fabric, a high-S signature
 (s > n/2) is invalid even though the curve maths accepts it.
+
+Like Fabric's cached MSP (``msp/cache``), an MSP remembers the identities it has
+validated, keyed by their certificate bytes, in a bounded LRU: the chain and NodeOU
+checks run once per certificate, the validity period on every use.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +35,7 @@ from harness.identity import is_low_s
 log = logging.getLogger(__name__)
 
 NODE_OU_ROLES = ("client", "peer", "admin", "orderer")
+VALIDATED_CACHE_SIZE = 256  # Fabric's cached MSP keeps 100 of each kind
 
 
 class MspError(HarnessError):
@@ -44,6 +52,15 @@ class ValidatedIdentity:
     role: str
     certificate: x509.Certificate
     id_bytes: bytes
+
+    @functools.cached_property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        """The certificate's ECDSA key (read once); :class:`MspError` for another
+        kind."""
+        key = self.certificate.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise MspError(f"{self.msp_id}: only ECDSA identities are supported")
+        return key
 
     @property
     def common_name(self) -> str:
@@ -76,25 +93,42 @@ class Msp:
         self.intermediates = [_load(cert) for cert in intermediate_certs]
         for intermediate in self.intermediates:
             self._issuer_of(intermediate, self.roots)
+        self._validated: OrderedDict[bytes, _Checked] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def validate(
         self, certificate_pem: bytes, *, now: datetime.datetime | None = None
     ) -> ValidatedIdentity:
         """The identity, if its certificate belongs to this MSP; else :class:`MspError`."""
-        certificate = _load(certificate_pem)
+        with self._cache_lock:
+            checked = self._validated.get(certificate_pem)
+            if checked is not None:
+                self._validated.move_to_end(certificate_pem)
+        if checked is None:
+            checked = self._check(certificate_pem)
+            with self._cache_lock:
+                self._validated[certificate_pem] = checked
+                while len(self._validated) > VALIDATED_CACHE_SIZE:
+                    self._validated.popitem(last=False)
         moment = now or datetime.datetime.now(datetime.UTC)
-        if (
-            not certificate.not_valid_before_utc
-            <= moment
-            <= certificate.not_valid_after_utc
-        ):
+        if not checked.not_before <= moment <= checked.not_after:
             raise MspError(f"{self.msp_id}: certificate is expired or not yet valid")
+        return checked.identity
+
+    def _check(self, certificate_pem: bytes) -> _Checked:
+        """The chain and NodeOU checks (a failure is not cached)."""
+        certificate = _load(certificate_pem)
         issuer = self._issuer_of(certificate, self.intermediates + self.roots)
         if issuer in self.intermediates:
             self._issuer_of(issuer, self.roots)
         role = self._role(certificate)
         id_bytes = serialize_identity(self.msp_id, certificate_pem)
-        return ValidatedIdentity(self.msp_id, role, certificate, id_bytes)
+        identity = ValidatedIdentity(self.msp_id, role, certificate, id_bytes)
+        return _Checked(
+            identity,
+            certificate.not_valid_before_utc,
+            certificate.not_valid_after_utc,
+        )
 
     def _issuer_of(
         self, certificate: x509.Certificate, candidates: Iterable[x509.Certificate]
@@ -127,9 +161,7 @@ class Msp:
     @staticmethod
     def verify(identity: ValidatedIdentity, message: bytes, signature: bytes) -> None:
         """Raise :class:`MspError` unless ``signature`` is a low-S ECDSA signature."""
-        public_key = identity.certificate.public_key()
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise MspError(f"{identity.msp_id}: only ECDSA identities are supported")
+        public_key = identity.public_key
         try:
             low = is_low_s(signature, public_key.curve)
         except (ValueError, ConfigError):
@@ -143,6 +175,13 @@ class Msp:
             public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature as error:
             raise MspError(f"{identity.msp_id}: signature does not verify") from error
+
+
+@dataclass(frozen=True)
+class _Checked:
+    identity: ValidatedIdentity
+    not_before: datetime.datetime
+    not_after: datetime.datetime
 
 
 class MspManager:

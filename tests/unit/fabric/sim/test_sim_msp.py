@@ -15,7 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.x509.oid import NameOID
 
 from harness.fabric._messages import serialize_identity
-from harness.fabric.sim._msp import Msp, MspError, MspManager
+from harness.fabric.sim._msp import (
+    VALIDATED_CACHE_SIZE,
+    Msp,
+    MspError,
+    MspManager,
+)
 from harness.fabric.sim._policy import evaluate, parse_policy
 from harness.identity._signer import curve_order
 
@@ -131,6 +136,43 @@ def test_invalid_identities(case: str, words: str) -> None:
 
     with pytest.raises(MspError, match=words):
         MSP.validate(pem(cert))
+
+
+def test_a_validated_identity_is_remembered_but_still_expires() -> None:
+    cert = issue(name("cached", "client"), new_key(), ROOT.subject, ROOT_KEY, days=2)
+    msp = Msp("Org1MSP", [pem(ROOT)])
+
+    first = msp.validate(pem(cert))
+
+    assert msp.validate(pem(cert)) is first
+    later = cert.not_valid_after_utc + datetime.timedelta(seconds=1)
+    with pytest.raises(MspError, match="expired"):
+        msp.validate(pem(cert), now=later)
+
+
+def test_a_refused_identity_is_not_remembered() -> None:
+    cert = issue(name("x"), new_key(), ROOT.subject, ROOT_KEY)
+    msp = Msp("Org1MSP", [pem(ROOT)])
+
+    for _ in range(2):
+        with pytest.raises(MspError, match="exactly one NodeOU"):
+            msp.validate(pem(cert))
+
+
+def test_the_cache_is_bounded() -> None:
+    msp = Msp("Org1MSP", [pem(ROOT)])
+    key = new_key()
+    certs = [
+        issue(name(f"u{i}", "client"), key, ROOT.subject, ROOT_KEY)
+        for i in range(VALIDATED_CACHE_SIZE + 3)
+    ]
+
+    for cert in certs:
+        msp.validate(pem(cert))
+
+    assert len(msp._validated) == VALIDATED_CACHE_SIZE
+    assert pem(certs[0]) not in msp._validated
+    assert pem(certs[-1]) in msp._validated
 
 
 def test_low_s_signature_verifies() -> None:
