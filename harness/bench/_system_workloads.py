@@ -55,6 +55,13 @@ def _positive_int(options: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
+def _flag(options: Mapping[str, Any], key: str) -> bool:
+    value = options.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"workload option {key} must be true or false, got {value!r}")
+    return value
+
+
 class _SystemWorkload(BaseWorkload):
     """Starts the network, eth-tester and the token contract; seeds fixtures."""
 
@@ -62,12 +69,8 @@ class _SystemWorkload(BaseWorkload):
         self.network_spec = str(options.get("network", "default"))
         self.per_request = _positive_int(options, "records_per_request", 1)
         self.auditors = _positive_int(options, "auditors", 1)
-        served = options.get("served", False)
-        if not isinstance(served, bool):
-            raise ConfigError(
-                f"workload option served must be true or false, got {served!r}"
-            )
-        self.served = served
+        self.served = _flag(options, "served")
+        self.served_chain = _flag(options, "served_chain")
         self.system: Any = None
         self._home: tempfile.TemporaryDirectory[str] | None = None
         self._network_run: Any = None  # a served network's run folder, to shut down
@@ -83,11 +86,16 @@ class _SystemWorkload(BaseWorkload):
         run = RunDir.create("bench-system", Path(self._home.name))
         if self.served:
             self.system, self._network_pid = _served_system(
-                self.network_spec, run, self.auditors
+                self.network_spec, run, self.auditors, self.served_chain
             )
             self._network_run = run
         else:
-            self.system = System.start(self.network_spec, run, auditors=self.auditors)
+            self.system = System.start(
+                self.network_spec,
+                run,
+                auditors=self.auditors,
+                served_chain=self.served_chain,
+            )
         load_fixtures(self.system.fabric, CHANNEL)
 
     def teardown(self) -> None:
@@ -121,12 +129,24 @@ class _SystemWorkload(BaseWorkload):
         return uuids
 
     def nodes(self) -> dict[str, int]:
+        """The processes whose CPU and memory the report shows, by what they run."""
+        here = ["harness"]
+        nodes: dict[str, int] = {}
         if self.served and self.system is not None:
-            return {"harness+eth-tester": os.getpid(), "simulator": self._network_pid}
-        return {"harness+simulator+eth-tester": os.getpid()}
+            nodes["simulator"] = self._network_pid
+        else:
+            here.append("simulator")
+        chain_pid = self.system.chain.served_by if self.system is not None else None
+        if chain_pid is not None:
+            nodes["eth-tester"] = chain_pid
+        else:
+            here.append("eth-tester")
+        return {"+".join(here): os.getpid(), **nodes}
 
 
-def _served_system(network: str, run: Any, auditors: int) -> tuple[Any, int]:
+def _served_system(
+    network: str, run: Any, auditors: int, served_chain: bool
+) -> tuple[Any, int]:
     """The network in a process of its own (reached over gRPC on loopback), the
     chain and the orchestrator here: on a machine with two cores each gets one.
     The system and the network process's pid; stopping the system's network run is
@@ -137,7 +157,10 @@ def _served_system(network: str, run: Any, auditors: int) -> tuple[Any, int]:
 
     pid = launch(run, load_spec(network).source)
     try:
-        return AttachedSystem.attach(run, auditors=auditors), pid
+        system = AttachedSystem.attach(
+            run, auditors=auditors, served_chain=served_chain
+        )
+        return system, pid
     except BaseException:
         shutdown(run)
         raise
@@ -224,13 +247,25 @@ class AuditRequestsWorkload(_SystemWorkload):
         return "other"
 
     def limits(self) -> dict[str, LimitProbe]:
-        """Each component alone, in audits per second."""
-        from harness.bench._workloads import eth_tester_issue_rate, hsm_signing_rate
+        """Each component alone, in audits per second, doing what an audit asks
+        of it: ``eth_tester_issue`` (issues shaped like an audit's, sent by the
+        same auditor accounts over the same transport), ``fabric_audit_transactions``
+        (an audit's six Fabric calls, the mint left out),
+        ``fabric_commit_per_audit`` (the lightest datalock write, a fifth of it: an
+        upper bound, kept for comparison with earlier runs) and
+        ``hsm_signing_per_audit``."""
+        from harness.bench._workloads import hsm_signing_rate
 
-        spec, served = self.network_spec, self.served
+        spec, served, per_request = self.network_spec, self.served, self.per_request
+        auditors, served_chain = self.auditors, self.served_chain
         per_audit_signatures = FABRIC_TX_PER_AUDIT * SIGNATURES_PER_FABRIC_TX
         return {
-            "eth_tester_issue": eth_tester_issue_rate,
+            "eth_tester_issue": lambda: audit_issue_rate(
+                per_request, auditors=auditors, served_chain=served_chain
+            ),
+            "fabric_audit_transactions": lambda: fabric_audit_rate(
+                spec, per_request, served=served
+            ),
             "fabric_commit_per_audit": lambda: (
                 fabric_commit_rate(
                     spec,
@@ -243,6 +278,128 @@ class AuditRequestsWorkload(_SystemWorkload):
             ),
             "hsm_signing_per_audit": lambda: hsm_signing_rate() / per_audit_signatures,
         }
+
+
+def audit_issue_rate(
+    per_request: int,
+    *,
+    auditors: int = 1,
+    served_chain: bool = False,
+    count: int = 240,
+) -> float:
+    """issue() per second of a fresh eth-tester chain alone (in its own process
+    with ``served_chain``), each transaction shaped like an audit's mint of
+    ``per_request`` records and pre-signed; ``auditors`` accounts send at once,
+    each in nonce order, as the Request Manager's do."""
+    from harness.requestmanager import plan_mint
+    from harness.requestmanager._orchestrator import issue_arguments
+    from harness.scenario._system import _ethereum, auditor_names
+
+    with tempfile.TemporaryDirectory(prefix="harness-bench-chain-") as home:
+        log_path = Path(home) / "eth-tester.log" if served_chain else None
+        chain, token = _ethereum(auditors, log_path)
+        try:
+            names = auditor_names(auditors)
+            per_account = max(1, count // len(names))
+            signed = {
+                name: [
+                    token.build_issue(
+                        name,
+                        "consumer_1",
+                        **issue_arguments(plan_mint(_sample_records(per_request), "")),
+                    )
+                    for _ in range(per_account)
+                ]
+                for name in names
+            }
+
+            def send_all(name: str) -> None:
+                for transaction in signed[name]:
+                    token.send_issue(transaction)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(len(names)) as pool:
+                list(pool.map(send_all, names))
+            return per_account * len(names) / (time.perf_counter() - started)
+        finally:
+            chain.close()
+
+
+def _sample_records(count: int) -> list[dict[str, Any]]:
+    """Records as recordEmissions stores them for this workload (what plan_mint
+    reads), with fresh uuids."""
+    import hashlib
+
+    party = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    return [
+        {
+            "uuid": str(uuid.uuid4()),
+            "partyId": party,
+            "utilityId": "USA_EIA_11208",
+            "factorSource": "eGrid 2019 NERC_REGION MRO",
+            "emissionsAmount": 0.0412,
+            "renewableEnergyUseAmount": 10.916,
+            "nonrenewableEnergyUseAmount": 89.084,
+            "fromDate": f"2019-{month % 12 + 1:02d}-01T00:00:00Z",
+            "thruDate": f"2019-{month % 12 + 1:02d}-28T23:59:59Z",
+            "url": "u",
+            "md5": "m",
+        }
+        for month in range(count)
+    ]
+
+
+def fabric_audit_rate(
+    network: str = "default",
+    per_request: int = 1,
+    count: int = 300,
+    threads: int = 32,
+    *,
+    served: bool = False,
+) -> float:
+    """Audits per second that Fabric alone carries: ``threads`` clients each run
+    an audit's Fabric calls (check, start, lock, intent, store, unlock) through
+    the Request Manager with the mint left out, on a fresh network."""
+    workload = AuditRequestsWorkload(
+        {
+            "network": network,
+            "served": served,
+            "records_per_request": per_request,
+            "key_space": count * per_request,
+        }
+    )
+    workload.setup()
+    try:
+        from harness.requestmanager import AuditRequest, plan_mint
+        from harness.requestmanager._orchestrator import issue_arguments
+
+        token = workload.system.token
+        plan = plan_mint(_sample_records(per_request), "")
+        intent = json.dumps(
+            token.build_issue(
+                "emissions_auditor",
+                "consumer_1",
+                nonce=0,
+                **issue_arguments(plan),
+            ).to_json()
+        )
+
+        def one(index: int) -> None:
+            first = index * per_request
+            request = AuditRequest(
+                f"limit-{workload._tag}-{index}",
+                tuple(workload.pool[first : first + per_request]),
+            )
+            workload.manager.rehearse_on_fabric(
+                request, intent=intent, token_ref=f"{token.address}:{index + 1}"
+            )
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(count)))
+        return count / (time.perf_counter() - started)
+    finally:
+        workload.teardown()
 
 
 def fabric_commit_rate(

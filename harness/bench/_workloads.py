@@ -285,13 +285,20 @@ register_workload(
     "fabric-records",
     _fabric_records,
     description="plain Fabric record transactions (utilityemissions recordEmissions)",
-    options=("records_per_request", "network", "served"),
+    options=("records_per_request", "network", "served", "served_chain"),
 )
 register_workload(
     "audit-requests",
     _audit_requests,
     description="audit requests through the Request Manager (lock, mint, record, unlock)",
-    options=("records_per_request", "key_space", "network", "auditors", "served"),
+    options=(
+        "records_per_request",
+        "key_space",
+        "network",
+        "auditors",
+        "served",
+        "served_chain",
+    ),
 )
 register_limit("eth_tester_issue", eth_tester_issue_rate)
 register_limit("hsm_signing", hsm_signing_rate)

@@ -33,6 +33,13 @@ def register(subparsers: Any) -> None:
         help="do not deploy the token contract or register roles",
     )
     serve.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one more named account, funded at genesis (repeatable)",
+    )
+    serve.add_argument(
         "--artifact",
         type=Path,
         default=None,
@@ -61,12 +68,18 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from harness.ethereum import Chain, TokenClient, load_artifact
+    from harness.ethereum import (
+        DEFAULT_ACCOUNT_NAMES,
+        Chain,
+        TokenClient,
+        load_artifact,
+    )
     from harness.ethereum._rpc_server import RpcServer
     from harness.runs import RunDir
 
     artifact = load_artifact(args.artifact) if args.artifact else None
-    chain = Chain.eth_tester()
+    names = dict.fromkeys([*DEFAULT_ACCOUNT_NAMES, *args.account])
+    chain = Chain.eth_tester(names)
     token_address = None
     if not args.no_deploy:
         token = TokenClient.deploy(chain, artifact=artifact)

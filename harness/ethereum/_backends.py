@@ -353,20 +353,25 @@ def _hex_bytes(value: Any) -> bytes:
 class RpcBackend:
     """A JSON-RPC node over HTTP (Anvil, Hardhat, Besu, or ``harness chain serve``).
 
-    One persistent connection, reopened when the node drops it; calls are
-    serialised by a lock. Development methods (``evm_snapshot``,
-    ``anvil_setBalance``...) are used where the node has them.
+    Persistent connections, up to ``connections`` of them in use at once (threads
+    beyond that wait for one), each reopened when the node drops it. Development
+    methods (``evm_snapshot``, ``anvil_setBalance``...) are used where the node has
+    them.
     """
 
     kind = "rpc"
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, connections: int = 8
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
                 f"{url!r} is not an HTTP JSON-RPC URL",
                 hint="pass something like http://127.0.0.1:8545",
             )
+        if connections < 1:
+            raise ConfigError(f"connections must be >= 1, got {connections}")
         self.url = url
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -375,40 +380,42 @@ class RpcBackend:
         self._timeout = timeout
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._connection: http.client.HTTPConnection | None = None
+        self._slots = threading.BoundedSemaphore(connections)
+        self._idle: list[http.client.HTTPConnection] = []
         self.chain_id = int(self.request("eth_chainId", []), 16)
 
     # -- transport
 
     def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is None:
-            factory = (
-                http.client.HTTPSConnection
-                if self._https
-                else http.client.HTTPConnection
-            )
-            self._connection = factory(self._host, self._port, timeout=self._timeout)
-        return self._connection
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        factory = (
+            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        )
+        return factory(self._host, self._port, timeout=self._timeout)
 
     def _post(self, payload: Any) -> Any:
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
-        with self._lock:
+        with self._slots:
             for attempt in (1, 2):
                 connection = self._connect()
                 try:
                     connection.request("POST", self._path, body, headers)
                     response = connection.getresponse()
                     text = response.read()
-                    break
                 except (OSError, http.client.HTTPException) as exc:
                     connection.close()
-                    self._connection = None
                     if attempt == 2:
                         raise EthereumError(
                             f"JSON-RPC node at {self.url} did not answer: {exc}",
                             hint="is the node running and the URL right?",
                         ) from exc
+                    continue
+                with self._lock:
+                    self._idle.append(connection)
+                break
         if response.status != 200:
             raise EthereumError(
                 f"JSON-RPC node at {self.url} answered HTTP {response.status}: "
@@ -535,9 +542,9 @@ class RpcBackend:
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 def _rpc_error(method: str, error: Any) -> EthereumError:

@@ -156,6 +156,14 @@ class Chain:
     def kind(self) -> str:
         return self.backend.kind
 
+    @property
+    def served_by(self) -> int | None:
+        """The pid of the process this Chain started to serve it (Anvil, a served
+        eth-tester), while it runs; None for an in-process chain or a node it
+        only connected to."""
+        pid = getattr(self._owner, "pid", None)
+        return pid if isinstance(pid, int) and pid > 0 else None
+
     def account(self, name: str) -> Account:
         return self.accounts[name]
 

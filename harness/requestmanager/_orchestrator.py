@@ -232,6 +232,33 @@ class RequestManager:
             results.append(self.resume(request))
         return results
 
+    def rehearse_on_fabric(
+        self, request: AuditRequest, *, intent: str, token_ref: str
+    ) -> None:
+        """Every Fabric transaction of an audit, in order and with the same
+        arguments, the mint left out: ``intent`` stands for the stored transaction
+        and ``token_ref`` for the minted token. What Fabric alone gives an audit is
+        what a benchmark measures this with; the records end up stamped."""
+        rid = request.request_id
+        records = self._records(request.uuids)
+        if isinstance(records, str):
+            raise RequestManagerError(f"rehearsal {rid}: {records}")
+        refusal = self._start(rid)
+        if refusal is not None:
+            raise RequestManagerError(f"rehearsal {rid}: {refusal}")
+        locked = self._lock(request)
+        if isinstance(locked, str):
+            raise RequestManagerError(f"rehearsal {rid}: {locked}")
+        uuids = [str(r["uuid"]) for r in locked]
+        self._stage(INTENT_STAGE, rid, storage={"mintTx": intent})
+        self._stage(STORE_STAGE, rid, storage={"tokenId": token_ref})
+        self._stage(
+            UPDATE_STAGE,
+            rid,
+            free=(uuids, ["updateEmissionsMintedToken", token_ref, request.party_id]),
+            is_last=True,
+        )
+
     # --- stages ---------------------------------------------------------------------
 
     def _proceed(

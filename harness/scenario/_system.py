@@ -59,13 +59,19 @@ def first_client(spec: Any) -> tuple[str, str]:
     return org, str(chosen.name)
 
 
-def _ethereum(auditors: int) -> tuple[Any, Any]:
+def _ethereum(auditors: int, served_log: Path | None = None) -> tuple[Any, Any]:
     """A fresh eth-tester chain with the token contract, its roles and ``auditors``
-    emissions-auditor accounts."""
+    emissions-auditor accounts; with ``served_log``, the chain runs in a process of
+    its own (``harness chain serve``, output in that file) reached over JSON-RPC."""
     from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Chain, TokenClient
+    from harness.ethereum._served import serve_eth_tester
 
     extra = auditor_names(auditors)[1:]
-    chain = Chain.eth_tester((*DEFAULT_ACCOUNT_NAMES, *extra))
+    names = (*DEFAULT_ACCOUNT_NAMES, *extra)
+    if served_log is None:
+        chain = Chain.eth_tester(names)
+    else:
+        chain = serve_eth_tester(names, log_path=served_log)
     try:
         token = TokenClient.deploy(chain)
         token.register_default_roles()
@@ -75,6 +81,10 @@ def _ethereum(auditors: int) -> tuple[Any, Any]:
         chain.close()
         raise
     return chain, token
+
+
+def _chain_log(run: RunDir, served: bool) -> Path | None:
+    return run.log_path("eth-tester") if served else None
 
 
 @dataclass
@@ -91,10 +101,18 @@ class System:
     backend = "sim"
 
     @classmethod
-    def start(cls, network_spec: str, run: RunDir, *, auditors: int = 1) -> System:
+    def start(
+        cls,
+        network_spec: str,
+        run: RunDir,
+        *,
+        auditors: int = 1,
+        served_chain: bool = False,
+    ) -> System:
         """The network of ``network_spec`` in ``run``, eth-tester with the token
         contract and its roles; ``auditors`` emissions-auditor accounts in all
-        (``emissions_auditor``, ``emissions_auditor_2``, ...)."""
+        (``emissions_auditor``, ``emissions_auditor_2``, ...); ``served_chain``:
+        eth-tester in a process of its own (log ``<run>/logs/eth-tester.log``)."""
         from harness.fabric.client import FabricClient
         from harness.fabric.sim import SimNetwork
         from harness.spec import load_spec
@@ -105,7 +123,7 @@ class System:
             org = spec.peer_orgs[0].name
             user = next(u.name for u in spec.users if spec.org(u.org).name == org)
             fabric = FabricClient.in_process(network, network.user(org, user))
-            chain, token = _ethereum(auditors)
+            chain, token = _ethereum(auditors, _chain_log(run, served_chain))
         except BaseException:
             network.stop()
             raise
@@ -203,16 +221,23 @@ class AttachedSystem(System):
     backend = "attached"
 
     @classmethod
-    def attach(cls, network_run: RunDir | Path, *, auditors: int = 1) -> AttachedSystem:
+    def attach(
+        cls,
+        network_run: RunDir | Path,
+        *,
+        auditors: int = 1,
+        served_chain: bool = False,
+    ) -> AttachedSystem:
         """A client of the first peer org's first client user on the network served
-        from ``network_run``, and a fresh eth-tester chain with the token contract."""
+        from ``network_run``, and a fresh eth-tester chain with the token contract
+        (``served_chain``: in a process of its own)."""
         from harness.fabric._reuse import attach
 
         network = attach(network_run)
         try:
             org, user = first_client(network.spec)
             fabric = network.client(org, user)
-            chain, token = _ethereum(auditors)
+            chain, token = _ethereum(auditors, _chain_log(network.run, served_chain))
         except BaseException:
             network.close()
             raise
