@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from eth_hash.auto import keccak
+
 from harness.errors import ConfigError, EthereumError, TransactionRevertedError
 from harness.ethereum._abi import revert_reason
 from harness.ethereum._accounts import to_checksum
@@ -382,14 +384,17 @@ class RpcBackend:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(connections)
         self._idle: list[http.client.HTTPConnection] = []
+        self._closed = False
         self.chain_id = int(self.request("eth_chainId", []), 16)
 
     # -- transport
 
-    def _connect(self) -> http.client.HTTPConnection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+    def _connect(self, *, fresh: bool = False) -> http.client.HTTPConnection:
+        """An idle connection, else (or with ``fresh``) a new one."""
+        if not fresh:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop()
         factory = (
             http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         )
@@ -400,7 +405,9 @@ class RpcBackend:
         headers = {"Content-Type": "application/json"}
         with self._slots:
             for attempt in (1, 2):
-                connection = self._connect()
+                # a retry never takes an idle connection: the node may have
+                # dropped those too (it closes idle ones after a while)
+                connection = self._connect(fresh=attempt == 2)
                 try:
                     connection.request("POST", self._path, body, headers)
                     response = connection.getresponse()
@@ -414,7 +421,10 @@ class RpcBackend:
                         ) from exc
                     continue
                 with self._lock:
-                    self._idle.append(connection)
+                    if self._closed:
+                        connection.close()
+                    else:
+                        self._idle.append(connection)
                 break
         if response.status != 200:
             raise EthereumError(
@@ -462,8 +472,22 @@ class RpcBackend:
 
     # -- protocol
 
-    def send_raw(self, raw: bytes) -> None:
-        self.request("eth_sendRawTransaction", ["0x" + raw.hex()])
+    def send_raw(self, raw: bytes) -> Receipt | None:
+        """Send, and ask for the receipt in the same batch: a node that mines on
+        arrival (eth-tester, Anvil without a block time) answers both in one round
+        trip; otherwise None, and the caller polls."""
+        tx_hash = "0x" + keccak(raw).hex()
+        sent, receipt = self.batch(
+            [
+                ("eth_sendRawTransaction", ["0x" + raw.hex()]),
+                ("eth_getTransactionReceipt", [tx_hash]),
+            ]
+        )
+        if isinstance(sent, EthereumError):
+            raise sent
+        if isinstance(receipt, EthereumError):
+            return None
+        return _parse_receipt(receipt)
 
     def send_raw_batch(self, raws: Sequence[bytes]) -> list[EthereumError | None]:
         results = self.batch(
@@ -541,7 +565,9 @@ class RpcBackend:
         return False
 
     def close(self) -> None:
+        """Close the idle connections; those in use close when their call ends."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()

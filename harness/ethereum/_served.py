@@ -52,8 +52,8 @@ class ChainProcess:
             sys.executable, "-m", "harness", "chain", "serve",
             "--port", "0", "--no-deploy", "--json", "--run-dir", self._home.name,
         ]  # fmt: skip
-        for name in self.account_names:
-            command += ["--account", name]
+        # one argument each, so that a name starting with "-" stays a name
+        command += [f"--account={name}" for name in self.account_names]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
             self._process = subprocess.Popen(

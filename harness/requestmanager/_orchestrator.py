@@ -246,18 +246,31 @@ class RequestManager:
         refusal = self._start(rid)
         if refusal is not None:
             raise RequestManagerError(f"rehearsal {rid}: {refusal}")
-        locked = self._lock(request)
-        if isinstance(locked, str):
-            raise RequestManagerError(f"rehearsal {rid}: {locked}")
-        uuids = [str(r["uuid"]) for r in locked]
-        self._stage(INTENT_STAGE, rid, storage={"mintTx": intent})
-        self._stage(STORE_STAGE, rid, storage={"tokenId": token_ref})
-        self._stage(
-            UPDATE_STAGE,
-            rid,
-            free=(uuids, ["updateEmissionsMintedToken", token_ref, request.party_id]),
-            is_last=True,
-        )
+        try:
+            locked = self._lock(request)
+            if isinstance(locked, str):
+                raise RequestManagerError(f"rehearsal {rid}: {locked}")
+            uuids = [str(r["uuid"]) for r in locked]
+            if not uuids:
+                self._datalock("endTransitionProcess", rid)
+                raise RequestManagerError(
+                    f"rehearsal {rid}: no record of the request is still unminted"
+                )
+            self._stage(INTENT_STAGE, rid, storage={"mintTx": intent})
+            self._stage(STORE_STAGE, rid, storage={"tokenId": token_ref})
+            self._stage(
+                UPDATE_STAGE,
+                rid,
+                free=(
+                    uuids,
+                    ["updateEmissionsMintedToken", token_ref, request.party_id],
+                ),
+                is_last=True,
+            )
+        except _Refused as refused:
+            # hand the transition back (its locks stay, as after a crash)
+            self._datalock("endTransitionProcess", rid)
+            raise RequestManagerError(f"rehearsal {rid}: {refused.reason}") from None
 
     # --- stages ---------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness.ethereum import DEFAULT_ACCOUNT_NAMES, Account
+from harness.ethereum._accounts import DEFAULT_BALANCE_WEI
+
 HARNESS = [
     sys.executable,
     "-c",
@@ -65,6 +68,44 @@ def test_serve_answers_plain_http_until_terminated(tmp_path: Path) -> None:
         process.wait(timeout=20)
     assert process.returncode == 0
     assert (run / "status").read_text().strip() == "stopped"
+
+
+def test_serve_funds_an_extra_account_and_deploys_nothing(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            *HARNESS,
+            "chain",
+            "serve",
+            "--account",
+            "extra1",
+            "--port",
+            "0",
+            "--json",
+            "--no-deploy",
+            "--run-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first, process.stderr.read() if process.stderr else ""
+        info = json.loads(first)
+
+        assert sorted(info["accounts"]) == sorted([*DEFAULT_ACCOUNT_NAMES, "extra1"])
+        extra = info["accounts"]["extra1"]
+        assert extra == Account.from_name("extra1").address
+        assert info["token_address"] is None
+        assert extra in _post(info["url"], "eth_accounts")["result"]
+        balance = _post(info["url"], "eth_getBalance", extra, "latest")["result"]
+        assert int(balance, 16) == DEFAULT_BALANCE_WEI
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+    assert process.returncode == 0
 
 
 def test_serve_refuses_a_public_address(tmp_path: Path) -> None:

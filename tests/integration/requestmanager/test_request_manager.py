@@ -19,7 +19,9 @@ from harness.requestmanager import (
     NaiveRequestManager,
     OrchestratorCrash,
     RequestManager,
+    RequestManagerError,
 )
+from harness.requestmanager._orchestrator import STAGES
 
 from .conftest import System
 
@@ -229,3 +231,91 @@ def test_already_minted_records_are_refused(
 
     assert again.status == "refused"
     assert "unminted" in again.reason
+
+
+def test_a_rehearsal_makes_an_audit_s_fabric_calls_and_mints_nothing(
+    system: System, request_id: Callable[[str], str]
+) -> None:
+    party, uuids = system.record(2)
+    request = AuditRequest(request_id("rehearse"), tuple(uuids), party_id=party)
+    intent = json.dumps({"stands_for": "the signed issue()"})
+    token_ref = f"{system.token.address}:9999"
+    tokens_before = system.token.token_count()
+
+    _manager(system).rehearse_on_fabric(request, intent=intent, token_ref=token_ref)
+
+    for uuid_ in uuids:
+        assert system.state("utilityemissions", uuid_)["tokenId"] == token_ref
+        assert system.lock_holder(uuid_) is None
+    details = system.state("datalock", request.request_id)
+    assert details["state"] == "FINISHED"
+    assert sorted(details["stage_data"]) == sorted(STAGES)
+    stored = details["stage_data"]
+    assert stored["PrepareMint"]["storage"] == {"mintTx": intent}
+    assert stored["StoreMintedToken"]["storage"] == {"tokenId": token_ref}
+    assert system.token.token_count() == tokens_before
+
+
+def test_a_second_rehearsal_of_one_request_is_refused(
+    system: System, request_id: Callable[[str], str]
+) -> None:
+    party, uuids = system.record(1)
+    request = AuditRequest(request_id("twice"), tuple(uuids), party_id=party)
+    manager = _manager(system)
+    manager.rehearse_on_fabric(request, intent="{}", token_ref="0x0:1")
+
+    with pytest.raises(
+        RequestManagerError,
+        match=rf"rehearsal {request.request_id}: .*already at finished state",
+    ):
+        manager.rehearse_on_fabric(request, intent="{}", token_ref="0x0:2")
+
+    assert system.state("utilityemissions", uuids[0])["tokenId"] == "0x0:1"
+
+
+def test_a_rehearsal_of_an_unknown_record_is_refused_before_it_starts(
+    system: System, request_id: Callable[[str], str]
+) -> None:
+    request = AuditRequest(request_id("unknown"), ("no-such-record",))
+
+    with pytest.raises(RequestManagerError, match="record no-such-record"):
+        _manager(system).rehearse_on_fabric(request, intent="{}", token_ref="0x0:1")
+
+    assert system.state("datalock", request.request_id) is None
+
+
+def test_a_rehearsal_of_records_another_request_holds_is_refused(
+    system: System, request_id: Callable[[str], str]
+) -> None:
+    party, uuids = system.record(1)
+    holder = AuditRequest(request_id("holder"), tuple(uuids), party_id=party)
+    with pytest.raises(OrchestratorCrash):
+        _manager(system, crash_at="after-lock").audit(holder)
+    request = AuditRequest(request_id("blocked"), tuple(uuids), party_id=party)
+
+    with pytest.raises(RequestManagerError, match="already locked"):
+        _manager(system).rehearse_on_fabric(request, intent="{}", token_ref="0x0:1")
+
+    assert system.lock_holder(uuids[0]) == holder.request_id
+    assert system.state("datalock", request.request_id)["state"] == "NOT-PROCESSING"
+    assert system.state("utilityemissions", uuids[0])["tokenId"] is None
+    assert _manager(system).resume(holder).status == "minted"
+
+
+def test_a_rehearsal_of_records_already_minted_is_refused_and_ended(
+    system: System, request_id: Callable[[str], str]
+) -> None:
+    party, uuids = system.record(1)
+    manager = _manager(system)
+    manager.rehearse_on_fabric(
+        AuditRequest(request_id("first"), tuple(uuids), party_id=party),
+        intent="{}",
+        token_ref="0x0:1",
+    )
+    again = AuditRequest(request_id("again"), tuple(uuids), party_id=party)
+
+    with pytest.raises(RequestManagerError, match=f"rehearsal {again.request_id}"):
+        manager.rehearse_on_fabric(again, intent="{}", token_ref="0x0:2")
+
+    assert system.state("datalock", again.request_id)["state"] != "PROCESSING"
+    assert system.state("utilityemissions", uuids[0])["tokenId"] == "0x0:1"

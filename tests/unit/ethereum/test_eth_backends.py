@@ -8,7 +8,12 @@ import pytest
 
 from harness.errors import ConfigError, EthereumError, TransactionRevertedError
 from harness.ethereum import Chain
-from harness.ethereum._backends import NonceAlreadyUsed, _classify_rejection, _rpc_error
+from harness.ethereum._backends import (
+    NonceAlreadyUsed,
+    RpcBackend,
+    _classify_rejection,
+    _rpc_error,
+)
 from harness.ethereum._rpc_server import _rpc
 
 
@@ -79,3 +84,11 @@ def test_connect_to_a_bad_url_or_a_silent_port() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(EthereumError, match="did not answer"):
         Chain.connect(f"http://127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("connections", [0, -1], ids=["zero", "negative"])
+def test_a_connection_pool_needs_at_least_one_connection(connections: int) -> None:
+    with pytest.raises(
+        ConfigError, match=f"connections must be >= 1, got {connections}"
+    ):
+        RpcBackend("http://127.0.0.1:8545", connections=connections)
