@@ -15,12 +15,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from fabric_protos.peer.transaction_pb2 import TxValidationCode
 
 from harness.errors import HarnessError
 from harness.fabric.sim._keys import partial_key_range, simple_range
-from harness.fabric.sim._mango import parse_query, run_query
+from harness.fabric.sim._mango import as_document, parse_query, select
 from harness.fabric.sim._rwset import NsRwSet, RangeQueryInfo, TxRwSet, Version
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,14 @@ class VersionedValue:
 
 
 class _Namespace:
-    """One namespace's keys: a dict plus a sorted key list for range scans."""
+    """One namespace's keys: a dict plus a sorted key list for range scans, and
+    the parsed JSON of the values rich queries have read (CouchDB keeps documents
+    parsed; parsing every value on every query made a query cost a full parse)."""
 
     def __init__(self) -> None:
         self.values: dict[str, VersionedValue] = {}
         self.keys: list[str] = []
+        self._documents: dict[str, tuple[bytes, Mapping[str, Any] | None]] = {}
 
     def put(self, key: str, value: VersionedValue) -> None:
         if key not in self.values:
@@ -59,6 +63,21 @@ class _Namespace:
     def delete(self, key: str) -> None:
         if self.values.pop(key, None) is not None:
             del self.keys[bisect.bisect_left(self.keys, key)]
+        self._documents.pop(key, None)
+
+    def documents(self) -> list[tuple[str, Mapping[str, Any] | None]]:
+        """Every key in order with its value's document (see ``as_document``),
+        parsed once per value written."""
+        rows = []
+        cache = self._documents
+        for key in self.keys:
+            value = self.values[key].value
+            cached = cache.get(key)
+            if cached is None or cached[0] is not value:
+                cached = (value, as_document(key, value))
+                cache[key] = cached
+            rows.append((key, cached[1]))
+        return rows
 
     def scan(self, start: str, end: str) -> list[tuple[str, VersionedValue]]:
         low = bisect.bisect_left(self.keys, start)
@@ -109,8 +128,8 @@ class WorldState:
         """A Mango rich query over the namespace's JSON values."""
         parsed = parse_query(query)
         with self.lock:
-            rows = [(k, v.value) for k, v in self._ns(namespace).scan("", "")]
-        return run_query(parsed, rows)
+            documents = self._ns(namespace).documents()
+        return select(parsed, documents)
 
     def snapshot(self) -> StateSnapshot:
         """Copy every namespace, for :meth:`restore`.

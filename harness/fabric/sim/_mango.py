@@ -66,9 +66,17 @@ def run_query(
     query: MangoQuery, rows: Iterable[tuple[str, bytes]]
 ) -> list[tuple[str, bytes]]:
     """The rows (key, value) the query selects, sorted, skipped, limited, projected."""
-    matched: list[tuple[str, dict[str, Any]]] = []
-    for key, value in rows:
-        document = _as_document(key, value)
+    return select(query, ((key, as_document(key, value)) for key, value in rows))
+
+
+def select(
+    query: MangoQuery, documents: Iterable[tuple[str, Mapping[str, Any] | None]]
+) -> list[tuple[str, bytes]]:
+    """:func:`run_query` over documents already parsed (``as_document``; None for a
+    value that is not a JSON object). The documents are read, never changed, so a
+    caller may hand the same ones to many queries."""
+    matched: list[tuple[str, Mapping[str, Any]]] = []
+    for key, document in documents:
         if document is not None and matches(query.selector, document):
             matched.append((key, document))
     for field, descending in reversed(query.sort):
@@ -78,14 +86,18 @@ def run_query(
     return [(key, _project(doc, query.fields)) for key, doc in selected]
 
 
-def _sort_key(field: str) -> Callable[[tuple[str, dict[str, Any]]], tuple[Any, ...]]:
-    def key(row: tuple[str, dict[str, Any]]) -> tuple[Any, ...]:
+def _sort_key(
+    field: str,
+) -> Callable[[tuple[str, Mapping[str, Any]]], tuple[Any, ...]]:
+    def key(row: tuple[str, Mapping[str, Any]]) -> tuple[Any, ...]:
         return _collate(_lookup(row[1], field))
 
     return key
 
 
-def _as_document(key: str, value: bytes) -> dict[str, Any] | None:
+def as_document(key: str, value: bytes) -> dict[str, Any] | None:
+    """The document a selector sees: the JSON object with ``_id`` = the key; None
+    when the value is not a JSON object."""
     try:
         document = json.loads(value)
     except ValueError:
@@ -95,7 +107,7 @@ def _as_document(key: str, value: bytes) -> dict[str, Any] | None:
     return {"_id": key, **document}
 
 
-def _project(document: dict[str, Any], fields: tuple[str, ...]) -> bytes:
+def _project(document: Mapping[str, Any], fields: tuple[str, ...]) -> bytes:
     document = {k: v for k, v in document.items() if k != "_id"}
     if fields:
         document = {f: document[f] for f in fields if f in document}

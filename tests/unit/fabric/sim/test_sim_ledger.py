@@ -287,3 +287,17 @@ def test_metadata_of_absent_key_is_dropped() -> None:
     commit_block(state, 0, [sim.finish()], [VALID])
 
     assert state.get(CC, "ghost") is None
+
+
+def test_a_rich_query_sees_each_write_and_delete_after_earlier_queries() -> None:
+    state = seeded(a='{"class":"rec","n":1}', b='{"class":"rec","n":2}', c="raw")
+    query = '{"selector": {"class": "rec"}}'
+    assert [key for key, _ in state.query(CC, query)] == ["a", "b"]
+
+    sim = TxSimulator(state)
+    sim.put_state(CC, "a", b'{"class":"other"}')
+    sim.delete_state(CC, "b")
+    sim.put_state(CC, "c", b'{"class":"rec","n":3}')
+    commit_block(state, 1, [sim.finish()], [VALID])
+
+    assert state.query(CC, query) == [("c", b'{"class":"rec","n":3}')]
