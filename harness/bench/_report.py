@@ -47,6 +47,7 @@ def report_json(result: BenchResult, benchmark: str | None = None) -> dict[str, 
         for stage, hist in _stage_histograms(result).items()
     }
     ratio = result.ratio_to_limit
+    phases = phase_reports(result)
     report: dict[str, Any] = {
         "workload": result.workload,
         "offered_rps": round(result.offered_rps, 3),
@@ -68,10 +69,24 @@ def report_json(result: BenchResult, benchmark: str | None = None) -> dict[str, 
         unsent=result.unsent,
         abandoned=result.abandoned,
         limit_errors=result.limit_errors,
-        phases=phase_reports(result),
+        phases=phases,
+        peak=peak_phase(phases),
         nodes={name: usage.summary() for name, usage in result.nodes.items()},
     )
     return report
+
+
+def peak_phase(phases: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The phase with the highest throughput: when the schedule drives the system
+    to saturation (a fixed load with enough in flight), its ratio to the slowest
+    limit is the Request Manager's efficiency at saturation. None without phases."""
+    if not phases:
+        return None
+    best = max(phases, key=lambda entry: entry["throughput_rps"])
+    return {
+        key: best[key]
+        for key in ("phase", "throughput_rps", "p50_ms", "p99_ms", "ratio_to_limit")
+    }
 
 
 def phase_reports(result: BenchResult) -> list[dict[str, Any]]:
@@ -322,6 +337,14 @@ def _limits_table(report: dict[str, Any]) -> str:
         (f"{name} (not measured)", why) for name, why in report["limit_errors"].items()
     ]
     rows.append(("throughput / slowest limit", report["ratio_to_limit"]))
+    peak = report.get("peak")
+    if peak is not None:
+        rows.append(
+            (
+                f"peak phase ({peak['phase']}) / slowest limit",
+                peak["ratio_to_limit"],
+            )
+        )
     return _table(rows)
 
 

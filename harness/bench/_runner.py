@@ -565,6 +565,7 @@ def measure_limits(
     for name, probe in probes.items():
         if progress is not None:
             progress(f"measuring the {name} limit alone")
+        started = time.perf_counter()
         try:
             rate = float(probe())
         except HarnessError as exc:
@@ -572,7 +573,10 @@ def measure_limits(
             errors[name] = str(exc)
             continue
         rates[name] = rate
+        elapsed = time.perf_counter() - started
         log.info("limit %s: %.1f ops/s", name, rate)
+        if progress is not None:
+            progress(f"  {name}: {rate:.1f}/s (measured in {elapsed:.0f} s)")
     return rates, errors
 
 
@@ -590,7 +594,12 @@ def run_benchmark(
     them); each runs alone after the load, with nothing else going on.
     """
     options = options or RunOptions()
+    if progress is not None:
+        progress(f"setting up the {workload.name} workload")
+    started = time.perf_counter()
     workload.setup()
+    if progress is not None:
+        progress(f"  set up in {time.perf_counter() - started:.0f} s")
     try:
         result = BenchmarkRunner(workload, schedule, options, progress).run()
     finally:

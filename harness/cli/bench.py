@@ -100,7 +100,15 @@ def _summary(report: dict[str, Any], run_dir: Path) -> str:
     ]
     if report["limits"]:
         limits = ", ".join(f"{k} {v:.1f}/s" for k, v in report["limits"].items())
-        lines.append(f"  limits: {limits}; ratio to the slowest {ratio}")
+        slowest = min(report["limits"], key=report["limits"].get)
+        lines.append(f"  limits alone: {limits}")
+        lines.append(f"  throughput / slowest limit ({slowest}): {ratio} over the run")
+        peak = report.get("peak")
+        if peak is not None and len(report["phases"]) > 1:
+            lines.append(
+                f"  peak phase {peak['phase']}: {peak['throughput_rps']:.1f}/s, "
+                f"p99 {peak['p99_ms']:.1f} ms, ratio {peak['ratio_to_limit']}"
+            )
     lines.append(f"  reports in {run_dir}")
     return "\n".join(lines)
 

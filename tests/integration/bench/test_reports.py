@@ -79,6 +79,11 @@ def test_report_json_has_the_contract_fields(report_dir: Path) -> None:
         "60/s for 1.5 s",
         "ramp 60->150/s over 1.5 s",
     ]
+    busiest = max(report["phases"], key=lambda p: p["throughput_rps"])
+    assert report["peak"]["phase"] == busiest["phase"]
+    assert report["peak"]["ratio_to_limit"] == pytest.approx(
+        busiest["throughput_rps"] / 400, abs=0.001
+    )
 
 
 def test_series_csv_has_a_row_per_second(report_dir: Path) -> None:
