@@ -221,12 +221,20 @@ def daemon_pid(run: RunDir) -> int | None:
     pid now belongs to some other process (pids are reused)."""
     try:
         pid = int((run.path / PID_FILE).read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, ValueError):
         return None
+    return pid if _running(pid, run) else None
+
+
+def _running(pid: int, run: RunDir) -> bool:
+    """Whether ``pid`` is ``run``'s daemon and has not exited (a zombie has)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
     ours = b"harness.fabric._daemon" in cmdline and str(run.path).encode() in cmdline
-    return pid if ours and state != "Z" else None
+    return ours and state != "Z"
 
 
 def shutdown(run: RunDir, timeout: float = 20.0) -> bool:
@@ -237,9 +245,11 @@ def shutdown(run: RunDir, timeout: float = 20.0) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while daemon_pid(run) is not None and time.monotonic() < deadline:
+    # the process itself, not its pid file: the daemon removes that file before
+    # it has finished exiting
+    while _running(pid, run) and time.monotonic() < deadline:
         time.sleep(_PROBE_S)
-    if daemon_pid(run) is not None:
+    if _running(pid, run):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         run.set_status("stopped")
