@@ -8,7 +8,14 @@ for transactions that committed before the question too.
 
 from __future__ import annotations
 
+import collections
 import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,31 +136,135 @@ class GrpcPeer:
 
 
 class GrpcOrderer:
-    """An orderer's Broadcast."""
+    """An orderer's Broadcast, over one stream that every thread shares.
+
+    Fabric's orderer answers each envelope of a Broadcast stream in order, so one
+    long-lived stream carries every transaction, as a Fabric SDK's does, instead
+    of a stream (and a client thread to feed it) per transaction. A stream that
+    breaks fails the envelopes still waiting on it; the next broadcast opens a
+    new one. Nothing is sent twice here: resending is the caller's decision.
+    """
 
     def __init__(self, name: str, channel: grpc.Channel) -> None:
         self.name = name
         self._channel = channel
         self._broadcast = ab_pb2_grpc.AtomicBroadcastStub(channel)
+        self._lock = threading.Lock()
+        self._stream: _BroadcastStream | None = None
+        self._closed = False
 
     def broadcast(self, envelope: bytes, timeout: float = 30) -> None:
         message = common_pb2.Envelope.FromString(envelope)
-        try:
-            replies = list(self._broadcast.Broadcast(iter([message]), timeout=timeout))
-        except grpc.RpcError as exc:
-            raise _translate(exc, self.name) from None
-        if not replies:
-            raise EndpointError(
-                f"orderer {self.name} closed Broadcast without an answer"
-            )
-        status = common_pb2.Status.Name(replies[0].status)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = self._current_stream().send(
+                    message, max(deadline - time.monotonic(), 0.0)
+                )
+                break
+            except _NotRead:
+                # Fabric's orderer ends a stream after an answer other than
+                # SUCCESS and never reads what came after it: safe to send again
+                log.debug("%s did not read an envelope; sending it again", self.name)
+        status = common_pb2.Status.Name(reply.status)
         if status != "SUCCESS":
-            raise EndpointError(
-                f"orderer {self.name}: {status} {replies[0].info}", status
-            )
+            raise EndpointError(f"orderer {self.name}: {status} {reply.info}", status)
+
+    def _current_stream(self) -> _BroadcastStream:
+        with self._lock:
+            if self._closed:
+                raise EndpointError(f"orderer {self.name}: client closed", "CANCELLED")
+            if self._stream is None or self._stream.broken is not None:
+                self._stream = _BroadcastStream(self.name, self._broadcast)
+            return self._stream
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
         self._channel.close()
+
+
+_END = object()
+
+
+class _NotRead(EndpointError):
+    """The stream ended before the orderer read this envelope."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"orderer {name} ended Broadcast before reading an envelope")
+
+
+class _BroadcastStream:
+    """One Broadcast call: envelopes go out in order, and each answer settles the
+    oldest envelope still waiting for one."""
+
+    def __init__(self, name: str, stub: Any) -> None:
+        self.name = name
+        self.broken: EndpointError | None = None
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._waiting: collections.deque[Future[Any]] = collections.deque()
+        self._lock = threading.Lock()
+        self._call = stub.Broadcast(self._envelopes())
+        self._reader = threading.Thread(
+            target=self._read, name=f"broadcast-{name}", daemon=True
+        )
+        self._reader.start()
+
+    def send(self, message: Any, timeout: float) -> Any:
+        answer: Future[Any] = Future()
+        with self._lock:
+            if self.broken is not None:
+                raise self.broken
+            # queued under the lock, so envelopes and answers keep one order
+            self._waiting.append(answer)
+            self._outbox.put(message)
+        try:
+            return answer.result(timeout)
+        except FutureTimeout:
+            raise EndpointError(
+                f"orderer {self.name}: no answer to Broadcast within {timeout:g} s",
+                "DEADLINE_EXCEEDED",
+            ) from None
+
+    def close(self) -> None:
+        self._outbox.put(_END)
+        self._call.cancel()
+
+    def _envelopes(self) -> Iterator[Any]:
+        while True:
+            message = self._outbox.get()
+            if message is _END:
+                return
+            yield message
+
+    def _read(self) -> None:
+        refused = False
+        try:
+            for reply in self._call:
+                refused = reply.status != common_pb2.Status.Value("SUCCESS")
+                with self._lock:
+                    answer = self._waiting.popleft() if self._waiting else None
+                if answer is not None:
+                    answer.set_result(reply)
+            error: EndpointError = (
+                _NotRead(self.name)
+                if refused
+                else EndpointError(
+                    f"orderer {self.name} closed Broadcast without an answer"
+                )
+            )
+        except grpc.RpcError as exc:
+            error = _translate(exc, self.name)
+        with self._lock:
+            self.broken = error
+            left = list(self._waiting)
+            self._waiting.clear()
+        self._outbox.put(_END)
+        for answer in left:
+            answer.set_exception(error)
 
 
 _FAILOVER_STATUSES = frozenset({"UNAVAILABLE", "SERVICE_UNAVAILABLE"})

@@ -348,8 +348,13 @@ class AtomicBroadcastService(ab_pb2_grpc.AtomicBroadcastServicer):  # type: igno
     def Broadcast(
         self, request_iterator: Iterator[Any], context: grpc.ServicerContext
     ) -> Iterator[Any]:
+        # Like Fabric's broadcast handler: answer each envelope in order, and end
+        # the stream after an answer other than SUCCESS (nothing after it is read).
         for envelope in request_iterator:
-            yield self._broadcast_one(envelope)
+            reply = self._broadcast_one(envelope)
+            yield reply
+            if reply.status != _STATUS("SUCCESS"):
+                return
 
     def _broadcast_one(self, envelope: Any) -> Any:
         try:

@@ -7,6 +7,7 @@ import itertools
 import json
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -19,6 +20,7 @@ from fabric_protos.peer import proposal_pb2, transaction_pb2
 from harness.fabric._messages import new_proposal, serialize_identity, sign_proposal
 from harness.fabric.client import FabricClient
 from harness.fabric.grpc import ServedNetwork, serve_network
+from harness.fabric.grpc._endpoints import EndpointError
 from harness.fabric.sim import SimNetwork
 from harness.fabric.sim._block import check_link
 from harness.runs import RunDir
@@ -162,6 +164,62 @@ def test_broadcast_answers_bad_request_for_garbage(wire: ServedNetwork) -> None:
     )
 
     assert common_pb2.Status.Name(reply.status) == "BAD_REQUEST"
+
+
+def test_one_broadcast_stream_carries_concurrent_transactions(
+    wire: ServedNetwork,
+) -> None:
+    client = _client(wire)
+    client.submit(CHANNEL, CHAINCODE, "put", ["stream-first", "1"])
+    stream = client.orderer._stream  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(
+            pool.map(
+                lambda i: client.submit(
+                    CHANNEL, CHAINCODE, "put", [f"stream-{i}", "v"]
+                ),
+                range(48),
+            )
+        )
+
+    assert {result.code_name for result in results} == {"VALID"}
+    assert client.orderer._stream is stream  # type: ignore[attr-defined]
+
+
+def test_a_refused_envelope_costs_the_others_on_its_stream_nothing(
+    wire: ServedNetwork,
+) -> None:
+    # The orderer ends a Broadcast stream after an answer other than SUCCESS, as
+    # Fabric's does; envelopes queued behind the refused one go out again.
+    client = _client(wire)
+    garbage = common_pb2.Envelope(payload=b"\xff").SerializeToString()
+    prepared = [
+        client.endorse(CHANNEL, CHAINCODE, "put", [f"refused-{i}", "v"])
+        for i in range(40)
+    ]
+
+    def send(item: object) -> str:
+        envelope = garbage if item is None else item.envelope_bytes  # type: ignore[attr-defined]
+        try:
+            client.orderer.broadcast(envelope)
+        except EndpointError as exc:
+            return exc.status
+        return "SUCCESS"
+
+    batch: list[object] = []
+    for index, tx in enumerate(prepared):
+        batch.append(tx)
+        if index % 5 == 0:
+            batch.append(None)
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, batch))
+
+    pairs = list(zip(statuses, batch, strict=True))
+    assert [status for status, item in pairs if item is None] == ["BAD_REQUEST"] * 8
+    assert {status for status, item in pairs if item is not None} == {"SUCCESS"}
+    for tx in prepared:
+        assert client.wait_for_commit(tx).code_name == "VALID"
 
 
 def test_operations_endpoints(wire: ServedNetwork) -> None:
