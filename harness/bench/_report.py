@@ -69,6 +69,10 @@ def report_json(result: BenchResult, benchmark: str | None = None) -> dict[str, 
         unsent=result.unsent,
         abandoned=result.abandoned,
         limit_errors=result.limit_errors,
+        limit_samples={
+            name: [round(rate, 1) for rate in rates]
+            for name, rates in result.limit_samples.items()
+        },
         phases=phases,
         peak=peak_phase(phases),
         nodes={name: usage.summary() for name, usage in result.nodes.items()},
@@ -330,8 +334,10 @@ def _phases_table(phases: list[dict[str, Any]]) -> str:
 
 
 def _limits_table(report: dict[str, Any]) -> str:
+    samples = report.get("limit_samples", {})
     rows: list[tuple[str, Any]] = [
-        (f"{name} (ops/s)", rate) for name, rate in report["limits"].items()
+        (f"{name} (ops/s)", _with_samples(rate, samples.get(name, [])))
+        for name, rate in report["limits"].items()
     ]
     rows += [
         (f"{name} (not measured)", why) for name, why in report["limit_errors"].items()
@@ -346,6 +352,12 @@ def _limits_table(report: dict[str, Any]) -> str:
             )
         )
     return _table(rows)
+
+
+def _with_samples(rate: float, samples: list[float]) -> str:
+    if len(samples) < 2:
+        return f"{rate}"
+    return f"{rate} (mean of {', '.join(str(s) for s in samples)})"
 
 
 def _nodes_table(nodes: dict[str, dict[str, Any]]) -> str:

@@ -45,6 +45,9 @@ class RunOptions:
     drain_s: float = 5.0
     sample_interval_s: float = 1.0
     measure_limits: bool = True
+    # measure each limit before the load as well as after it and use the mean, so
+    # that a machine whose speed drifts during the run moves both sides alike
+    limits_before: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.workers <= MAX_WORKERS:
@@ -170,6 +173,8 @@ class BenchResult:
     limit_errors: dict[str, str]
     unsent: int
     abandoned: int
+    # each limit's measurements in the order taken (before the load, after it)
+    limit_samples: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -557,14 +562,17 @@ def _sleep_until(at: float, stop: threading.Event) -> None:
 
 
 def measure_limits(
-    probes: dict[str, LimitProbe], progress: Progress | None = None
+    probes: dict[str, LimitProbe],
+    progress: Progress | None = None,
+    *,
+    when: str = "",
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Run each probe alone; rates by name, and why a probe could not run."""
     rates: dict[str, float] = {}
     errors: dict[str, str] = {}
     for name, probe in probes.items():
         if progress is not None:
-            progress(f"measuring the {name} limit alone")
+            progress(f"measuring the {name} limit alone{' ' if when else ''}{when}")
         started = time.perf_counter()
         try:
             rate = float(probe())
@@ -594,6 +602,11 @@ def run_benchmark(
     them); each runs alone after the load, with nothing else going on.
     """
     options = options or RunOptions()
+    if limits is None:
+        limits = workload.limits() if options.measure_limits else {}
+    before: dict[str, float] = {}
+    if limits and options.limits_before:
+        before, _ = measure_limits(limits, progress, when="before the load")
     if progress is not None:
         progress(f"setting up the {workload.name} workload")
     started = time.perf_counter()
@@ -604,9 +617,16 @@ def run_benchmark(
         result = BenchmarkRunner(workload, schedule, options, progress).run()
     finally:
         workload.teardown()
-    if limits is None:
-        limits = workload.limits() if options.measure_limits else {}
-    result.limits, result.limit_errors = measure_limits(limits, progress)
+    after, result.limit_errors = measure_limits(
+        limits, progress, when="after the load" if before else ""
+    )
+    result.limit_samples = {
+        name: [rate for rate in (before.get(name), after[name]) if rate is not None]
+        for name in after
+    }
+    result.limits = {
+        name: sum(rates) / len(rates) for name, rates in result.limit_samples.items()
+    }
     log.info(
         "benchmark %s: %s requests, %.1f/s succeeded, ratio to limit %s",
         result.workload,

@@ -101,7 +101,11 @@ def _summary(report: dict[str, Any], run_dir: Path) -> str:
     if report["limits"]:
         limits = ", ".join(f"{k} {v:.1f}/s" for k, v in report["limits"].items())
         slowest = min(report["limits"], key=report["limits"].get)
+        samples = report.get("limit_samples", {}).get(slowest, [])
         lines.append(f"  limits alone: {limits}")
+        if len(samples) > 1:
+            taken = " and ".join(f"{rate:.1f}/s" for rate in samples)
+            lines.append(f"  {slowest} measured before and after the load: {taken}")
         lines.append(f"  throughput / slowest limit ({slowest}): {ratio} over the run")
         peak = report.get("peak")
         if peak is not None and len(report["phases"]) > 1:

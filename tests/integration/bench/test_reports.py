@@ -48,7 +48,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         workload,
         schedule,
         RunOptions(workers=4, measure_limits=False, drain_s=2),
-        limits={"calibration": lambda: 400.0},
+        # before the load and after it: the report gives the mean and both
+        limits={"calibration": iter([300.0, 500.0]).__next__},
     )
     run = RunDir.create("bench", tmp_path_factory.mktemp("runs"))
     write_reports(run, result, "calibration")
@@ -73,6 +74,8 @@ def test_report_json_has_the_contract_fields(report_dir: Path) -> None:
     assert set(report["latency_ms"]) == {"p50", "p90", "p95", "p99", "max"}
     assert report["stages_ms"]["service"].keys() == {"p50", "p95"}
     assert report["limits"] == {"calibration": 400.0}
+    assert report["limit_samples"] == {"calibration": [300.0, 500.0]}
+    assert "400.0 (mean of 300.0, 500.0)" in (report_dir / "report.html").read_text()
     expected = report["throughput_rps"] / 400
     assert report["ratio_to_limit"] == pytest.approx(expected, abs=0.001)
     assert [p["phase"] for p in report["phases"]] == [
