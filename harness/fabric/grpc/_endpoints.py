@@ -141,8 +141,10 @@ class GrpcOrderer:
     Fabric's orderer answers each envelope of a Broadcast stream in order, so one
     long-lived stream carries every transaction, as a Fabric SDK's does, instead
     of a stream (and a client thread to feed it) per transaction. A stream that
-    breaks fails the envelopes still waiting on it; the next broadcast opens a
-    new one. Nothing is sent twice here: resending is the caller's decision.
+    breaks fails the envelopes still waiting on it, and the next broadcast opens
+    a new one. The only envelopes sent again here are those the orderer never
+    read: the ones queued behind an answer other than SUCCESS, after which
+    Fabric's orderer ends the stream. Any other resend is the caller's decision.
     """
 
     def __init__(self, name: str, channel: grpc.Channel) -> None:
