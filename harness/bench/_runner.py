@@ -169,12 +169,20 @@ class BenchResult:
     totals: Recorder
     duration_s: float
     nodes: dict[str, NodeUsage]
-    limits: dict[str, float]
     limit_errors: dict[str, str]
     unsent: int
     abandoned: int
     # each limit's measurements in the order taken (before the load, after it)
     limit_samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """Each measured limit: the mean of its samples."""
+        return {
+            name: sum(rates) / len(rates)
+            for name, rates in self.limit_samples.items()
+            if rates
+        }
 
     @property
     def requests(self) -> int:
@@ -536,7 +544,6 @@ class BenchmarkRunner:
             totals=totals,
             duration_s=max(end - self._measure_start, 1e-9),
             nodes=nodes,
-            limits={},
             limit_errors={},
             unsent=unsent,
             abandoned=abandoned,
@@ -623,9 +630,6 @@ def run_benchmark(
     result.limit_samples = {
         name: [rate for rate in (before.get(name), after[name]) if rate is not None]
         for name in after
-    }
-    result.limits = {
-        name: sum(rates) / len(rates) for name, rates in result.limit_samples.items()
     }
     log.info(
         "benchmark %s: %s requests, %.1f/s succeeded, ratio to limit %s",
