@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -28,6 +29,9 @@ from harness.ethereum._tx import Log, Receipt
 log = logging.getLogger(__name__)
 
 BlockId = int | str  # a number, or "latest" / "earliest" / "pending"
+
+# Transactions whose block eth-tester's backend remembers (oldest forgotten first).
+RECEIPT_INDEX_SIZE = 100_000
 
 
 class NonceAlreadyUsed(EthereumError):
@@ -115,6 +119,9 @@ class EthTesterBackend:
         # Calls without a sender come from a funded account: py-evm checks that
         # the caller could pay for the gas even though a call pays nothing.
         self._default_caller = next(iter(genesis_balances), b"\x00" * 20)
+        # tx hash -> number of the block it was mined in. eth-tester looks a
+        # transaction up by reading blocks back from the head, one at a time.
+        self._mined_in: OrderedDict[bytes, int] = OrderedDict()
 
     def send_raw(self, raw: bytes) -> Receipt:
         from eth_utils.exceptions import ValidationError as EvmValidationError
@@ -132,6 +139,7 @@ class EthTesterBackend:
                 ) from exc
             self.raw_backend.mine_blocks()
             block_number = int(chain.get_canonical_head().block_number)
+            self._remember(bytes(transaction.hash), block_number)
             return _receipt_from_computation(
                 transaction, raw_receipt, computation, block_number
             )
@@ -146,15 +154,62 @@ class EthTesterBackend:
                 outcomes.append(exc)
         return outcomes
 
-    def receipt(self, tx_hash: str) -> Receipt | None:
+    def _remember(self, tx_hash: bytes, block_number: int) -> None:
+        self._mined_in[tx_hash] = block_number
+        if len(self._mined_in) > RECEIPT_INDEX_SIZE:
+            self._mined_in.popitem(last=False)
+
+    def raw_receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """eth-tester's normalised receipt of a mined transaction, else None.
+
+        The same dict as ``EthereumTester.get_transaction_receipt``, which reads
+        blocks back from the head until it finds the transaction: its cost grows
+        with the chain. A transaction sent through :meth:`send_raw` is read from
+        the block it went into; a snapshot reverted since then, or a transaction
+        sent some other way, takes eth-tester's search.
+        """
+        from eth_tester.backends.pyevm.serializers import serialize_transaction_receipt
         from eth_tester.exceptions import TransactionNotFound
 
         with self.lock:
-            try:
-                raw = self.raw_tester.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-        if raw.get("block_number") is None:
+            located = self._locate(tx_hash)
+            if located is None:
+                try:
+                    found = self.raw_tester.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    return None
+                return found if found.get("block_number") is not None else None
+            chain = self.raw_backend.chain
+            block, index = located
+            raw = serialize_transaction_receipt(
+                block,
+                block.get_receipts(chain.chaindb),
+                block.transactions[index],
+                index,
+                False,
+                chain.get_vm(),
+            )
+            return dict(self.raw_tester.normalizer.normalize_outbound_receipt(raw))
+
+    def _locate(self, tx_hash: str) -> tuple[Any, int] | None:
+        """The canonical block holding a transaction sent here, and its index."""
+        try:
+            raw_hash = _hex_bytes(tx_hash)
+        except ValueError:
+            return None
+        number = self._mined_in.get(raw_hash)
+        chain = self.raw_backend.chain
+        if number is None or number > chain.get_canonical_head().block_number:
+            return None
+        block = chain.get_canonical_block_by_number(number)
+        for index, transaction in enumerate(block.transactions):
+            if transaction.hash == raw_hash:
+                return block, index
+        return None  # reverted, and the block number reused by another block
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        raw = self.raw_receipt(tx_hash)
+        if raw is None:
             return None
         return Receipt(
             tx_hash=tx_hash,

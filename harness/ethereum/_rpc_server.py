@@ -339,15 +339,9 @@ class RpcMethods:
         return hex(gas)
 
     def get_transaction_receipt(self, tx_hash: str) -> Any:
-        from eth_tester.exceptions import TransactionNotFound
-
-        with self.backend.lock:
-            try:
-                receipt = self.tester.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-            if receipt.get("block_number") is None:
-                return None
+        receipt = self.backend.raw_receipt(tx_hash)
+        if receipt is None:
+            return None
         out = _rpc(receipt, kind="receipt")
         out["logsBloom"] = _receipt_bloom(receipt["logs"])
         return out
