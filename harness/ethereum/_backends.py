@@ -109,6 +109,9 @@ class EthTesterBackend:
     def __init__(self, genesis_balances: dict[bytes, int]) -> None:
         from eth_tester import EthereumTester, PyEVMBackend
 
+        from harness.ethereum import _trie_speedups
+
+        _trie_speedups.install()
         state = PyEVMBackend.generate_genesis_state(num_accounts=1)
         for address, wei in genesis_balances.items():
             state[address] = {"balance": wei, "nonce": 0, "code": b"", "storage": {}}
