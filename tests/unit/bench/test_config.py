@@ -44,9 +44,9 @@ def test_reference_file_audits_through_the_request_manager() -> None:
     spec = load_benchmark(SCENARIOS / "bench-request-manager.yaml")
     assert spec.workload_options == {
         "records_per_request": 3,
-        "key_space": 3000,
+        "key_space": 4500,
         "auditors": 8,
-        "served": True,
+        "served": False,
         "served_chain": True,
     }
     assert spec.limits is None  # the workload's own limits, in audits per second
