@@ -61,6 +61,10 @@ class ChainProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
+                # Its own session, so its own scheduling group (autogroup), as
+                # the Fabric node daemons: the kernel then shares the cores
+                # between this process and ours, not among our dozens of threads.
+                start_new_session=True,
             )
         try:
             self.url = self._read_url(timeout)

@@ -57,6 +57,9 @@ def test_served_by_is_the_live_child_until_close(tmp_path: Path) -> None:
         command = child.cmdline()
         assert command[command.index("chain") :][:2] == ["chain", "serve"]
         assert command[-1] == "--account=extra_auditor"
+        # A session (hence a scheduling group) of its own, not ours.
+        assert os.getsid(pid) == pid
+        assert os.getsid(pid) != os.getsid(0)
     finally:
         chain.close()
 
