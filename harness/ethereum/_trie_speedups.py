@@ -217,14 +217,10 @@ def decode_node(encoded_node_or_hash: Any) -> Any:
 def install() -> bool:
     """Rebind py-trie's helpers to the functions above (once per process); False
     when py-trie is not a 4.x release, which is then left as it is."""
-    from importlib.metadata import version
-
     with _lock:
         if _originals:
             return True
-        found = version("trie")
-        if not found.startswith("4."):
-            log.info("py-trie %s is not 4.x: its helpers are left unpatched", found)
+        if not _supported():
             return False
         for module_name, names in _TARGETS.items():
             module = importlib.import_module(module_name)
@@ -232,6 +228,17 @@ def install() -> bool:
                 _originals[module_name, name] = getattr(module, name)
                 setattr(module, name, globals()[name])
         return True
+
+
+@functools.cache
+def _supported() -> bool:
+    """py-trie is a 4.x release (read once: every eth-tester chain asks)."""
+    from importlib.metadata import version
+
+    found = version("trie")
+    if not found.startswith("4."):
+        log.info("py-trie %s is not 4.x: its helpers are left unpatched", found)
+    return found.startswith("4.")
 
 
 def uninstall() -> None:
@@ -244,7 +251,7 @@ def uninstall() -> None:
 
 def original(module_name: str, name: str) -> Any:
     """py-trie's own function behind a patched name (installed or not)."""
-    patched = _originals.get((module_name, name))
-    if patched is not None:
-        return patched
+    saved = _originals.get((module_name, name))
+    if saved is not None:
+        return saved
     return getattr(importlib.import_module(module_name), name)
